@@ -1,0 +1,385 @@
+//! `dtprune`: train with dynamic threshold pruning, compact, benchmark, inspect and report.
+
+mod progress;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use dtprune_train::config::ExperimentConfig;
+use dtprune_train::optim::OptimizerKind;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "dtprune", version, about = "Dynamic threshold pruning: train and prune at once, get a smaller, faster model")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model with a pruning policy and write a run directory.
+    Train(TrainArgs),
+    /// Re-evaluate a run's saved model on the test set.
+    Eval {
+        #[arg(long)]
+        run: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List every pruning policy with its parameters, defaults and ranges.
+    Policies,
+    /// Physically remove dead structures and store sparse layers sparsely (compact.safetensors).
+    Compact {
+        #[arg(long)]
+        run: PathBuf,
+        /// Density below which a layer is stored as CSR (default: measured on this machine).
+        #[arg(long)]
+        crossover: Option<f64>,
+    },
+    /// Benchmark dense vs compact inference of a run, or training speed (`bench train`).
+    #[command(args_conflicts_with_subcommands = true)]
+    Bench {
+        #[command(subcommand)]
+        what: Option<BenchCommand>,
+        #[arg(long)]
+        run: Option<PathBuf>,
+        /// Batch sizes, comma separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,128,1000")]
+        batch: Vec<usize>,
+    },
+    /// Per-tensor shape, dtype, sparsity and norms of a safetensors file.
+    Inspect { file: PathBuf },
+    /// One self-contained HTML report for one or more runs.
+    Report {
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        #[arg(short, long, default_value = "report.html")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Seconds per epoch and images per second of training, dense and with a pruning policy.
+    Train {
+        #[arg(long, default_value = "lenet300")]
+        model: String,
+        #[arg(long, default_value_t = 2)]
+        epochs: usize,
+        #[arg(long, default_value_t = 128)]
+        batch_size: usize,
+        /// The pruning policy whose overhead is measured against `none`.
+        #[arg(long, default_value = "performance")]
+        policy: String,
+    },
+}
+
+#[derive(Args, Default)]
+struct TrainArgs {
+    /// Experiment config (TOML); flags override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// lenet300 | lenet5
+    #[arg(long)]
+    model: Option<String>,
+    /// mnist (built in) | idx (any IDX image set in --data-dir)
+    #[arg(long)]
+    dataset: Option<String>,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    lr: Option<f64>,
+    /// adam | sgd
+    #[arg(long)]
+    optimizer: Option<String>,
+    #[arg(long)]
+    momentum: Option<f64>,
+    #[arg(long)]
+    weight_decay: Option<f64>,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long)]
+    val_size: Option<usize>,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    /// Pruning policy (`dtprune policies`); `a+b` combines a structure and a weight policy.
+    #[arg(long)]
+    policy: Option<String>,
+    /// A policy parameter, `key=value` (repeatable).
+    #[arg(long = "policy-param", short = 'P', value_name = "KEY=VALUE")]
+    policy_params: Vec<String>,
+    /// Largest allowed fall of validation accuracy after a prune event before it is rolled back.
+    #[arg(long)]
+    rollback_tolerance: Option<f64>,
+    #[arg(long)]
+    no_rollback: bool,
+    /// Output run directory (default: runs/<model>-<policy>-<time>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Allow writing into a directory that already holds a finished run.
+    #[arg(long)]
+    overwrite: bool,
+    /// Skip compaction at the end.
+    #[arg(long)]
+    no_compact: bool,
+    /// Only errors.
+    #[arg(long, conflicts_with = "json")]
+    quiet: bool,
+    /// One JSON object per epoch on stdout, then the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DTPRUNE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(args) => train(args),
+        Command::Eval { run, json } => {
+            let r = dtprune_train::run::eval_run(&run)?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("{}: test accuracy {:.4} (loss {:.4}) on {} images", r.model, r.test_accuracy, r.test_loss, r.test_images);
+            }
+            Ok(())
+        }
+        Command::Policies => {
+            print_policies();
+            Ok(())
+        }
+        Command::Compact { run, crossover } => {
+            let report = compact(&run, crossover)?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Bench { what: Some(BenchCommand::Train { model, epochs, batch_size, policy }), .. } => bench_train(&model, epochs, batch_size, &policy),
+        Command::Bench { what: None, run, batch } => {
+            let run = run.context("`dtprune bench` needs --run DIR (or `dtprune bench train`)")?;
+            if !run.join("compact.json").is_file() {
+                compact(&run, None)?;
+            }
+            let opts = dtprune_compact::BenchOptions { batches: batch, ..Default::default() };
+            let report = dtprune_compact::bench_run_dir(&run, &opts)?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Inspect { file } => {
+            println!("{}", dtprune_compact::inspect(&file)?);
+            Ok(())
+        }
+        Command::Report { runs, out } => {
+            dtprune_report::render_report(&runs, &out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
+    }
+}
+
+fn print_policies() {
+    use dtprune_prune::params::ParamKind;
+    for p in dtprune_prune::policy::REGISTRY {
+        println!("{:<18} [{}] {}", p.name, p.family, p.summary);
+        for s in p.params {
+            let range = match s.kind {
+                ParamKind::Choice(_) | ParamKind::Bool => s.kind.range_text(),
+                _ => s.kind.range_text(),
+            };
+            println!("    {:<18} default {:<10} range {:<22} {}", s.name, s.default.to_string(), range, s.help);
+        }
+    }
+    println!("\nCombine a structure policy with a weight policy as `structure+NAME`.");
+}
+
+/// Resolves the experiment config: the TOML file (if any), then flags on top.
+fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
+    let mut c = match &a.config {
+        Some(path) => ExperimentConfig::from_toml_file(path)?,
+        None => ExperimentConfig::default(),
+    };
+    macro_rules! set {
+        ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
+    }
+    set!(model, dataset, epochs, batch_size, lr, momentum, weight_decay, seed, val_size, train_limit, test_limit);
+    if let Some(d) = &a.data_dir {
+        c.data_dir = Some(d.clone());
+    }
+    if let Some(o) = &a.optimizer {
+        c.optimizer = match o.as_str() {
+            "adam" => OptimizerKind::Adam,
+            "sgd" => OptimizerKind::Sgd,
+            other => bail!("unknown optimizer `{other}`; valid: adam, sgd"),
+        };
+    }
+    if let Some(p) = &a.policy {
+        if *p != c.policy.name {
+            // Parameters in the file belong to the file's policy.
+            c.policy.params.clear();
+        }
+        c.policy.name = p.clone();
+    }
+    for kv in &a.policy_params {
+        let (k, v) = dtprune_prune::params::parse_override(kv).with_context(|| format!("--policy-param `{kv}` is not KEY=VALUE"))?;
+        c.policy.params.insert(k, v);
+    }
+    if let Some(t) = a.rollback_tolerance {
+        c.rollback.tolerance = t;
+    }
+    if a.no_rollback {
+        c.rollback.enabled = false;
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+fn train(a: TrainArgs) -> Result<()> {
+    let cfg = resolve_config(&a)?;
+    let out = a.out.clone().unwrap_or_else(|| {
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        PathBuf::from("runs").join(format!("{}-{}-{stamp}", cfg.model, cfg.policy.name.replace('+', "_")))
+    });
+    if out.join("summary.json").exists() && !a.overwrite {
+        bail!("{} already holds a finished run; choose another --out or pass --overwrite", out.display());
+    }
+    let mode = if a.json {
+        progress::Mode::Json
+    } else if a.quiet {
+        progress::Mode::Quiet
+    } else {
+        progress::Mode::Human
+    };
+    let mut observer = progress::Progress::new(mode, &out)?;
+    let summary = dtprune_train::run::train_config(&cfg, &out, &mut observer)?;
+    observer.finish();
+
+    // Tables and plots next to the history; a failure here must not hide the trained model.
+    let run = dtprune_report::Run::load(&out)?;
+    dtprune_report::write_run_metrics_csv(&out)?;
+    dtprune_report::write_run_plots(&run, &out.join("plots"))?;
+    let compact_report = if a.no_compact { None } else { Some(compact(&out, None)?) };
+
+    match mode {
+        progress::Mode::Json => println!("{}", serde_json::to_string(&summary)?),
+        progress::Mode::Quiet => {}
+        progress::Mode::Human => {
+            println!();
+            println!("run directory      {}", out.display());
+            println!("model / policy     {} / {}", summary.model, summary.policy);
+            println!("test accuracy      {:.2}%", summary.test_accuracy * 100.0);
+            println!("sparsity           {:.2}%  (prunable weights that are zero)", summary.sparsity * 100.0);
+            println!("compression        {:.1}x  ({} of {} prunable weights kept)", summary.compression_ratio, summary.prunable_nonzero, summary.prunable_total);
+            println!("prune events       {}  (rollbacks {})", summary.prune_events, summary.rollbacks);
+            println!("seconds per epoch  {:.2}  (pruning overhead {:.1}%)", summary.seconds_per_epoch, summary.prune_overhead * 100.0);
+            if let Some(r) = compact_report {
+                println!(
+                    "compact model      {} -> {} parameter bytes ({:.1}x smaller), {} units removed",
+                    r.original_param_bytes,
+                    r.compact_param_bytes,
+                    r.original_param_bytes as f64 / r.compact_param_bytes.max(1) as f64,
+                    r.structure.removed_units()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn compact(run: &Path, crossover: Option<f64>) -> Result<CompactSummary> {
+    let mut opts = dtprune_compact::CompactOptions::default();
+    if let Some(x) = crossover {
+        if !(0.0..=1.01).contains(&x) {
+            bail!("--crossover {x} is out of range; valid range is [0, 1.01]");
+        }
+        opts.crossover = dtprune_compact::Crossover::Fixed(x);
+    }
+    let (c, files) = dtprune_compact::compact_run_dir(run, &opts)?;
+    Ok(CompactSummary { report: c.report, files })
+}
+
+struct CompactSummary {
+    report: dtprune_compact::CompactReport,
+    files: dtprune_compact::ExportedFiles,
+}
+
+impl std::ops::Deref for CompactSummary {
+    type Target = dtprune_compact::CompactReport;
+    fn deref(&self) -> &Self::Target {
+        &self.report
+    }
+}
+
+impl std::fmt::Display for CompactSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{:<10} {:<8} {:>14} {:>14} {:>8} {:>7} {:>10}", "layer", "op", "shape", "compact", "density", "format", "crossover")?;
+        for l in &self.report.layers {
+            writeln!(
+                f,
+                "{:<10} {:<8} {:>14} {:>14} {:>8.4} {:>7} {:>10.3}",
+                l.name,
+                l.op,
+                format!("{:?}", l.original_shape),
+                format!("{:?}", l.compact_shape),
+                l.density,
+                l.format,
+                l.crossover
+            )?;
+        }
+        writeln!(f, "units removed: {}", self.report.structure.removed_units())?;
+        writeln!(
+            f,
+            "parameter bytes: {} -> {} ({:.1}x smaller)",
+            self.report.original_param_bytes,
+            self.report.compact_param_bytes,
+            self.report.original_param_bytes as f64 / self.report.compact_param_bytes.max(1) as f64
+        )?;
+        write!(f, "wrote {} ({} bytes) and {}", self.files.weights.display(), self.files.weights_bytes, self.files.json.display())
+    }
+}
+
+/// Training speed, dense (`none`) against `policy`, in the same process: the ratio is the
+/// pruning overhead.
+fn bench_train(model: &str, epochs: usize, batch_size: usize, policy: &str) -> Result<()> {
+    let tmp = std::env::temp_dir().join(format!("dtprune-bench-{}", std::process::id()));
+    let mut rows = Vec::new();
+    for pol in ["none", policy] {
+        let cfg = ExperimentConfig {
+            model: model.into(),
+            epochs,
+            batch_size,
+            policy: dtprune_train::config::PolicyConfig { name: pol.into(), params: Default::default() },
+            ..Default::default()
+        };
+        let out = tmp.join(pol.replace('+', "_"));
+        let mut quiet = progress::Progress::new(progress::Mode::Quiet, &out)?;
+        let s = dtprune_train::run::train_config(&cfg, &out, &mut quiet)?;
+        let train_images = (60_000 - cfg.val_size) as f64; // MNIST training images after the validation split
+        // Training time plus epoch-end monitoring and pruning, per epoch.
+        let mean = s.seconds_per_epoch * (1.0 + s.prune_overhead);
+        rows.push((pol.to_string(), mean, train_images / mean, s.prune_overhead, s.test_accuracy, s.sparsity));
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    println!("model {model}, batch {batch_size}, {epochs} epochs, {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!("{:<14} {:>10} {:>10} {:>10} {:>9} {:>9}", "policy", "s/epoch", "images/s", "prune ovh", "test acc", "sparsity");
+    for (p, s, ips, ovh, acc, sp) in &rows {
+        println!("{p:<14} {s:>10.3} {ips:>10.0} {:>9.2}% {:>8.2}% {:>8.2}%", ovh * 100.0, acc * 100.0, sp * 100.0);
+    }
+    println!("epoch time ratio {policy}/none: {:.3}", rows[1].1 / rows[0].1);
+    Ok(())
+}

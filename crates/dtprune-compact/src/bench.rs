@@ -1,0 +1,222 @@
+//! Dense vs compact inference benchmark, measured in one process with the same kernels.
+//!
+//! Each configuration gets warm-up calls (page faults, rayon wake-up, caches), then `repeats`
+//! timed samples; a sample of a fast call loops it until it lasts at least `min_sample`, so the
+//! clock's resolution does not decide the result. We report the median, which a noisy shared
+//! machine moves far less than the mean.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::export::{load_compact, COMPACT_WEIGHTS};
+use crate::model::{load_run, MODEL_FILE};
+use crate::network::Network;
+
+#[derive(Clone, Debug)]
+pub struct BenchOptions {
+    pub batches: Vec<usize>,
+    pub warmup: usize,
+    pub repeats: usize,
+    pub min_sample: Duration,
+    pub seed: u64,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        BenchOptions {
+            batches: vec![1, 128, 1000],
+            warmup: 3,
+            repeats: 15,
+            min_sample: Duration::from_millis(2),
+            seed: 0,
+        }
+    }
+}
+
+/// Latency of one model at one batch size.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// Median seconds per forward call.
+    pub median_s: f64,
+    pub min_s: f64,
+    pub max_s: f64,
+    /// Samples (images) per second at the median.
+    pub throughput: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchRow {
+    pub batch: usize,
+    pub dense: Timing,
+    pub compact: Timing,
+    /// dense median / compact median.
+    pub speedup: f64,
+    /// Peak activation working set of each model at this batch (bytes, computed).
+    pub dense_activation_bytes: usize,
+    pub compact_activation_bytes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BenchReport {
+    pub rows: Vec<BenchRow>,
+    pub dense_param_bytes: usize,
+    pub compact_param_bytes: usize,
+    /// Sizes of `model.safetensors` / `compact.safetensors` when benchmarking a run dir.
+    pub dense_file_bytes: Option<u64>,
+    pub compact_file_bytes: Option<u64>,
+    pub threads: usize,
+    /// Largest |dense - compact| logit difference seen on the benchmark inputs.
+    pub max_abs_logit_diff: f32,
+    pub argmax_agree: bool,
+}
+
+fn time(net: &Network, x: &[f32], n: usize, o: &BenchOptions) -> Result<Timing> {
+    for _ in 0..o.warmup {
+        net.forward(x, n)?;
+    }
+    let t = Instant::now();
+    net.forward(x, n)?;
+    let once = t.elapsed().max(Duration::from_nanos(100));
+    let reps = (o.min_sample.as_secs_f64() / once.as_secs_f64())
+        .ceil()
+        .clamp(1.0, 10_000.0) as usize;
+    let mut samples = Vec::with_capacity(o.repeats);
+    for _ in 0..o.repeats.max(1) {
+        let t = Instant::now();
+        for _ in 0..reps {
+            std::hint::black_box(net.forward(std::hint::black_box(x), n)?);
+        }
+        samples.push(t.elapsed().as_secs_f64() / reps as f64);
+    }
+    samples.sort_by(f64::total_cmp);
+    let median = samples[samples.len() / 2];
+    Ok(Timing {
+        median_s: median,
+        min_s: samples[0],
+        max_s: *samples.last().expect("non-empty"),
+        throughput: n as f64 / median,
+    })
+}
+
+/// Times dense vs compact forward at each batch size on the same random inputs.
+pub fn bench(dense: &Network, compact: &Network, opts: &BenchOptions) -> Result<BenchReport> {
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let per = dense.input.numel();
+    let mut rows = Vec::new();
+    let (mut max_diff, mut agree) = (0f32, true);
+    for &n in &opts.batches {
+        let x: Vec<f32> = (0..n * per)
+            .map(|_| rng.random::<f32>() * 2.0 - 0.5)
+            .collect();
+        let (yd, yc) = (dense.forward(&x, n)?, compact.forward(&x, n)?);
+        let k = dense.num_outputs();
+        for (a, b) in yd.chunks(k).zip(yc.chunks(k)) {
+            agree &= argmax(a) == argmax(b);
+            max_diff = a
+                .iter()
+                .zip(b)
+                .map(|(p, q)| (p - q).abs())
+                .fold(max_diff, f32::max);
+        }
+        let d = time(dense, &x, n, opts)?;
+        let c = time(compact, &x, n, opts)?;
+        rows.push(BenchRow {
+            batch: n,
+            speedup: d.median_s / c.median_s,
+            dense: d,
+            compact: c,
+            dense_activation_bytes: dense.peak_activation_bytes(n),
+            compact_activation_bytes: compact.peak_activation_bytes(n),
+        });
+    }
+    Ok(BenchReport {
+        rows,
+        dense_param_bytes: dense.param_bytes(),
+        compact_param_bytes: compact.param_bytes(),
+        dense_file_bytes: None,
+        compact_file_bytes: None,
+        threads: rayon::current_num_threads(),
+        max_abs_logit_diff: max_diff,
+        argmax_agree: agree,
+    })
+}
+
+/// `dtprune bench --run DIR`: dense = `model.safetensors`, compact = the exported
+/// `compact.safetensors` as written (run `compact_run_dir` first).
+pub fn bench_run_dir(dir: &Path, opts: &BenchOptions) -> Result<BenchReport> {
+    let dense = load_run(dir)?.dense_network()?;
+    let (_, compact) = load_compact(dir)?;
+    let mut r = bench(&dense, &compact, opts)?;
+    r.dense_file_bytes = std::fs::metadata(dir.join(MODEL_FILE))
+        .ok()
+        .map(|m| m.len());
+    r.compact_file_bytes = std::fs::metadata(dir.join(COMPACT_WEIGHTS))
+        .ok()
+        .map(|m| m.len());
+    Ok(r)
+}
+
+pub fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold(0, |best, (i, &x)| if x > v[best] { i } else { best })
+}
+
+fn human_bytes(b: f64) -> String {
+    if b >= 1e6 {
+        format!("{:.2} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{b:.0} B")
+    }
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{:>6} | {:>12} {:>12} | {:>12} {:>12} | {:>8}",
+            "batch", "dense ms", "compact ms", "dense img/s", "compact img/s", "speedup"
+        )?;
+        writeln!(f, "{}", "-".repeat(78))?;
+        for r in &self.rows {
+            writeln!(
+                f,
+                "{:>6} | {:>12.4} {:>12.4} | {:>12.0} {:>12.0} | {:>7.2}x",
+                r.batch,
+                r.dense.median_s * 1e3,
+                r.compact.median_s * 1e3,
+                r.dense.throughput,
+                r.compact.throughput,
+                r.speedup
+            )?;
+        }
+        let ratio = self.dense_param_bytes as f64 / self.compact_param_bytes.max(1) as f64;
+        writeln!(
+            f,
+            "parameters: dense {} / compact {} ({ratio:.1}x smaller)",
+            human_bytes(self.dense_param_bytes as f64),
+            human_bytes(self.compact_param_bytes as f64)
+        )?;
+        if let (Some(d), Some(c)) = (self.dense_file_bytes, self.compact_file_bytes) {
+            writeln!(
+                f,
+                "files: model.safetensors {} / compact.safetensors {} ({:.1}x smaller)",
+                human_bytes(d as f64),
+                human_bytes(c as f64),
+                d as f64 / c.max(1) as f64
+            )?;
+        }
+        write!(
+            f,
+            "threads: {}; max |dense-compact| logit diff {:.2e}; argmax agree: {}",
+            self.threads, self.max_abs_logit_diff, self.argmax_agree
+        )
+    }
+}

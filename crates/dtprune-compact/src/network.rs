@@ -1,0 +1,356 @@
+//! An executable network: the op chain with weights in their chosen storage.
+//!
+//! The dense reference and the compact model are both a [`Network`]; they differ only in the
+//! [`Weights`] of each layer (and in the layer sizes after structure removal), so timing one
+//! against the other measures exactly what compaction buys.
+
+use crate::dense::{conv_dense, ConvGeom, DenseMat};
+use crate::error::{CompactError, Result};
+use crate::graph::{Preprocess, Shape};
+use crate::sparse::{Csr, SparseConv};
+use rayon::prelude::*;
+
+/// A layer's weight matrix `W[out, in]` (convolutions: `W[cout, cin*kh*kw]`).
+#[derive(Clone, Debug)]
+pub enum Weights {
+    Dense(DenseMat),
+    Csr(Csr),
+}
+
+impl Weights {
+    pub fn rows(&self) -> usize {
+        match self {
+            Weights::Dense(d) => d.rows,
+            Weights::Csr(c) => c.rows,
+        }
+    }
+    pub fn nnz(&self) -> usize {
+        match self {
+            Weights::Dense(d) => d.data.iter().filter(|v| **v != 0.0).count(),
+            Weights::Csr(c) => c.nnz(),
+        }
+    }
+    /// Bytes the weight occupies in memory and in an exported file.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Weights::Dense(d) => 4 * d.data.len(),
+            Weights::Csr(c) => c.bytes(),
+        }
+    }
+    pub fn format(&self) -> &'static str {
+        match self {
+            Weights::Dense(_) => "dense",
+            Weights::Csr(_) => "csr",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LinearOp {
+    pub name: String,
+    pub weight: Weights,
+    pub bias: Vec<f32>,
+}
+
+/// Convolution weights: dense (im2col + GEMM) or sparse (direct sparse convolution).
+#[derive(Clone, Debug)]
+pub enum ConvWeights {
+    Dense(DenseMat),
+    Sparse(SparseConv),
+}
+
+#[derive(Clone, Debug)]
+pub struct ConvOp {
+    pub name: String,
+    pub geom: ConvGeom,
+    pub weight: ConvWeights,
+    pub bias: Vec<f32>,
+}
+
+impl ConvOp {
+    pub fn weights(&self) -> Weights {
+        match &self.weight {
+            ConvWeights::Dense(d) => Weights::Dense(d.clone()),
+            ConvWeights::Sparse(s) => Weights::Csr(s.csr.clone()),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum Op {
+    Conv(ConvOp),
+    MaxPool {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+    },
+    Relu,
+    Flatten,
+    Linear(LinearOp),
+}
+
+/// A runnable model. Activations flow feature-major: `[C, N, H, W]` or `[F, N]`.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub input: Shape,
+    pub preprocess: Option<Preprocess>,
+    pub ops: Vec<Op>,
+}
+
+impl Network {
+    /// Number of logits per sample.
+    pub fn num_outputs(&self) -> usize {
+        self.shapes().last().map(|s| s.numel()).unwrap_or(0)
+    }
+
+    /// Activation shapes: input, then after every op.
+    pub fn shapes(&self) -> Vec<Shape> {
+        let mut out = vec![self.input];
+        for op in &self.ops {
+            let cur = *out.last().expect("non-empty");
+            out.push(match (op, cur) {
+                (Op::Conv(c), _) => Shape::Image {
+                    c: c.geom.cout,
+                    h: c.geom.out_h(),
+                    w: c.geom.out_w(),
+                },
+                (Op::MaxPool { kernel, stride }, Shape::Image { c, h, w }) => Shape::Image {
+                    c,
+                    h: (h - kernel[0]) / stride[0] + 1,
+                    w: (w - kernel[1]) / stride[1] + 1,
+                },
+                (Op::Flatten, s) => Shape::Features(s.numel()),
+                (Op::Linear(l), _) => Shape::Features(l.weight.rows()),
+                (_, s) => s,
+            });
+        }
+        out
+    }
+
+    /// Bytes of all parameters (weights in their storage format + biases).
+    pub fn param_bytes(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                Op::Conv(c) => c.weights().bytes() + 4 * c.bias.len(),
+                Op::Linear(l) => l.weight.bytes() + 4 * l.bias.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Largest activation buffer (bytes) for a batch: a proxy for peak working memory.
+    pub fn peak_activation_bytes(&self, n: usize) -> usize {
+        let shapes = self.shapes();
+        let mut peak = 0;
+        for (i, op) in self.ops.iter().enumerate() {
+            let mut b = 4 * n * (shapes[i].numel() + shapes[i + 1].numel());
+            if let Op::Conv(
+                c @ ConvOp {
+                    weight: ConvWeights::Dense(_),
+                    ..
+                },
+            ) = op
+            {
+                // im2col block buffer
+                let per = c.geom.k() * c.geom.out_h() * c.geom.out_w();
+                b += 4 * per * ((1usize << 20) / per.max(1)).max(1).min(n);
+            }
+            peak = peak.max(b);
+        }
+        peak
+    }
+
+    /// Forward pass. `x` is `[N, ...input]` in PyTorch (sample-major, C-H-W) order; returns
+    /// logits `[N, outputs]`.
+    pub fn forward(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
+        let per = self.input.numel();
+        if x.len() != n * per {
+            return Err(CompactError::Input(format!(
+                "input has {} values, expected {n} samples x {per}",
+                x.len()
+            )));
+        }
+        // Sample-major [N, C, HW] -> feature-major [C, N, HW].
+        let (c, hw) = self.input.units();
+        let mut act = transpose_outer(x, n, c, hw);
+        let mut shape = self.input;
+        for op in &self.ops {
+            let (next, next_shape) = self.apply(op, &act, shape, n);
+            act = next;
+            shape = next_shape;
+        }
+        // Feature-major [F, N] -> [N, F].
+        let f = shape.numel();
+        Ok(transpose_outer(&act, f, n, 1))
+    }
+
+    /// Forward pass from u8 pixels through the graph's preprocessing.
+    pub fn forward_u8(&self, pixels: &[u8], n: usize) -> Result<Vec<f32>> {
+        let p = self.preprocess.ok_or_else(|| {
+            CompactError::Input("the graph has no preprocess to apply to u8 pixels".into())
+        })?;
+        self.forward(&p.apply(pixels), n)
+    }
+
+    fn apply(&self, op: &Op, x: &[f32], shape: Shape, n: usize) -> (Vec<f32>, Shape) {
+        match (op, shape) {
+            (Op::Conv(c), _) => {
+                let g = &c.geom;
+                let plane = n * g.out_h() * g.out_w();
+                let mut y = vec![0f32; g.cout * plane];
+                y.chunks_mut(plane.max(1))
+                    .zip(&c.bias)
+                    .for_each(|(row, &b)| row.fill(b));
+                match &c.weight {
+                    ConvWeights::Dense(w) => conv_dense(g, w, x, n, &mut y),
+                    ConvWeights::Sparse(s) => s.forward_acc(x, n, &mut y),
+                }
+                (
+                    y,
+                    Shape::Image {
+                        c: g.cout,
+                        h: g.out_h(),
+                        w: g.out_w(),
+                    },
+                )
+            }
+            (Op::Linear(l), Shape::Features(_)) => {
+                let rows = l.weight.rows();
+                let mut y = vec![0f32; rows * n];
+                y.chunks_mut(n.max(1))
+                    .zip(&l.bias)
+                    .for_each(|(row, &b)| row.fill(b));
+                match &l.weight {
+                    Weights::Dense(w) => w.matmul_acc(x, n, &mut y),
+                    Weights::Csr(w) => w.matmul_acc(x, n, &mut y),
+                }
+                (y, Shape::Features(rows))
+            }
+            (Op::Relu, s) => (x.iter().map(|v| v.max(0.0)).collect(), s),
+            (Op::Flatten, Shape::Image { c, h, w }) => {
+                // [C, N, H*W] -> [C*H*W, N], PyTorch feature order (c, h, w).
+                (transpose_inner(x, c, n, h * w), Shape::Features(c * h * w))
+            }
+            (Op::Flatten, s) => (x.to_vec(), s),
+            (Op::MaxPool { kernel, stride }, Shape::Image { c, h, w }) => {
+                let (oh, ow) = (
+                    (h - kernel[0]) / stride[0] + 1,
+                    (w - kernel[1]) / stride[1] + 1,
+                );
+                let mut y = vec![0f32; c * n * oh * ow];
+                let pool = |(src, dst): (&[f32], &mut [f32])| {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let mut m = f32::NEG_INFINITY;
+                            for dy in 0..kernel[0] {
+                                let row =
+                                    &src[(oy * stride[0] + dy) * w + ox * stride[1]..][..kernel[1]];
+                                for &v in row {
+                                    m = m.max(v);
+                                }
+                            }
+                            dst[oy * ow + ox] = m;
+                        }
+                    }
+                };
+                if x.len() >= crate::simd::PARALLEL_MIN_WORK {
+                    x.par_chunks(h * w)
+                        .zip(y.par_chunks_mut(oh * ow))
+                        .for_each(pool);
+                } else {
+                    x.chunks(h * w).zip(y.chunks_mut(oh * ow)).for_each(pool);
+                }
+                (y, Shape::Image { c, h: oh, w: ow })
+            }
+            (op, s) => unreachable!("network validated at build time: {op:?} on {s:?}"),
+        }
+    }
+}
+
+/// `[A, B, S] -> [B, A, S]`: swaps the two outer axes, moving blocks of `s` contiguous values.
+fn transpose_outer(x: &[f32], a: usize, b: usize, s: usize) -> Vec<f32> {
+    let mut y = vec![0f32; x.len()];
+    if s == 1 {
+        transpose2d(x, a, b, &mut y);
+        return y;
+    }
+    for i in 0..a {
+        for j in 0..b {
+            y[(j * a + i) * s..][..s].copy_from_slice(&x[(i * b + j) * s..][..s]);
+        }
+    }
+    y
+}
+
+/// `[C, N, S] -> [C, S, N]` (flatten from channel-major images to feature-major vectors).
+fn transpose_inner(x: &[f32], c: usize, n: usize, s: usize) -> Vec<f32> {
+    let mut y = vec![0f32; x.len()];
+    for (src, dst) in x.chunks(n * s).zip(y.chunks_mut(n * s)).take(c) {
+        transpose2d(src, n, s, dst);
+    }
+    y
+}
+
+/// Row-major `[rows, cols] -> [cols, rows]` in 16×16 tiles, so both sides stay in cache lines
+/// (an element-by-element transpose of a 784 × 128 batch costs more than a sparse layer).
+fn transpose2d(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const T: usize = 16;
+    for i0 in (0..rows).step_by(T) {
+        for j0 in (0..cols).step_by(T) {
+            for i in i0..(i0 + T).min(rows) {
+                let row = &src[i * cols..(i + 1) * cols];
+                for j in j0..(j0 + T).min(cols) {
+                    dst[j * rows + i] = row[j];
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transposes() {
+        // [2, 3, 1] -> [3, 2, 1]
+        assert_eq!(
+            transpose_outer(&[1., 2., 3., 4., 5., 6.], 2, 3, 1),
+            vec![1., 4., 2., 5., 3., 6.]
+        );
+        // [1, 2, 3] (C=1, N=2, S=3) -> [1, 3, 2]
+        assert_eq!(
+            transpose_inner(&[1., 2., 3., 4., 5., 6.], 1, 2, 3),
+            vec![1., 4., 2., 5., 3., 6.]
+        );
+    }
+
+    #[test]
+    fn tiny_mlp_forward_hand_computed() {
+        // 2 -> 2 (relu) -> 1, x = [1, -1]
+        let net = Network {
+            input: Shape::Features(2),
+            preprocess: None,
+            ops: vec![
+                Op::Linear(LinearOp {
+                    name: "a".into(),
+                    weight: Weights::Dense(DenseMat::new(2, 2, vec![1., 2., 3., 0.])),
+                    bias: vec![0., 1.],
+                }),
+                Op::Relu,
+                Op::Linear(LinearOp {
+                    name: "b".into(),
+                    weight: Weights::Csr(Csr::from_dense(&DenseMat::new(1, 2, vec![1., 10.]))),
+                    bias: vec![0.5],
+                }),
+            ],
+        };
+        // h = relu([1-2, 3+1]) = [0, 4]; y = 0 + 40 + 0.5
+        assert_eq!(net.forward(&[1., -1.], 1).unwrap(), vec![40.5]);
+        assert_eq!(
+            net.forward(&[1., -1., 1., -1.], 2).unwrap(),
+            vec![40.5, 40.5]
+        );
+        assert!(net.forward(&[1.], 1).is_err());
+    }
+}

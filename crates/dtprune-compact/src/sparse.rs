@@ -1,0 +1,419 @@
+//! CSR storage and sparse × dense kernels for Linear and Conv2d.
+//!
+//! With feature-major activations (`X[in, N]`, see `dense.rs`) a CSR row `o` of `W[out, in]`
+//! produces `Y[o, :] = Σ_{(k,v) in row o} v · X[k, :]`: each nonzero is one unit-stride
+//! multiply-add across the batch. We keep a chunk of the output row in registers while
+//! walking the row's nonzeros, so `Y` is written once per chunk instead of once per nonzero.
+//! At batch 1 that degenerates to a gathered dot product, which gets its own loop.
+//!
+//! Convolution is computed *directly* from the sparse filters: each nonzero `(ci, dy, dx, v)`
+//! of output channel `o` adds `v ·` a shifted window of input plane `ci` to output plane `o`.
+//! Unlike im2col + SpMM this never materialises the unfolded input, whose cost (K × pixels
+//! copies) would otherwise dominate at high sparsity.
+
+use rayon::prelude::*;
+
+use crate::dense::{ConvGeom, DenseMat};
+use crate::simd::{multiversion, PARALLEL_MIN_WORK};
+
+/// Compressed sparse rows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Csr {
+    pub rows: usize,
+    pub cols: usize,
+    /// `indptr[r]..indptr[r+1]` indexes row r's entries; length `rows + 1`.
+    pub indptr: Vec<u32>,
+    pub indices: Vec<u32>,
+    pub data: Vec<f32>,
+}
+
+impl Csr {
+    /// Keeps the nonzeros of a dense row-major matrix (exact zeros are dropped, nothing else).
+    pub fn from_dense(m: &DenseMat) -> Csr {
+        assert!(
+            m.cols <= u32::MAX as usize,
+            "too many columns for u32 indices"
+        );
+        let mut indptr = Vec::with_capacity(m.rows + 1);
+        let (mut indices, mut data) = (Vec::new(), Vec::new());
+        indptr.push(0u32);
+        for row in m.data.chunks(m.cols.max(1)).take(m.rows) {
+            for (c, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    indices.push(c as u32);
+                    data.push(v);
+                }
+            }
+            assert!(
+                data.len() <= u32::MAX as usize,
+                "too many nonzeros for u32 indptr"
+            );
+            indptr.push(data.len() as u32);
+        }
+        Csr {
+            rows: m.rows,
+            cols: m.cols,
+            indptr,
+            indices,
+            data,
+        }
+    }
+
+    pub fn to_dense(&self) -> DenseMat {
+        let mut d = vec![0f32; self.rows * self.cols];
+        for r in 0..self.rows {
+            for p in self.row_range(r) {
+                d[r * self.cols + self.indices[p] as usize] = self.data[p];
+            }
+        }
+        DenseMat::new(self.rows, self.cols, d)
+    }
+
+    pub fn nnz(&self) -> usize {
+        self.data.len()
+    }
+
+    #[inline]
+    pub fn row_range(&self, r: usize) -> std::ops::Range<usize> {
+        self.indptr[r] as usize..self.indptr[r + 1] as usize
+    }
+
+    /// Bytes of the three arrays (what the model costs in memory and on disk).
+    pub fn bytes(&self) -> usize {
+        4 * (self.indptr.len() + self.indices.len() + self.data.len())
+    }
+
+    /// `Y[rows, n] += self · X[cols, n]` (row-major; `Y` pre-filled, e.g. with the bias).
+    pub fn matmul_acc(&self, x: &[f32], n: usize, y: &mut [f32]) {
+        assert_eq!(x.len(), self.cols * n, "x must be [cols, n]");
+        assert_eq!(y.len(), self.rows * n, "y must be [rows, n]");
+        if n == 0 || self.rows == 0 {
+            return;
+        }
+        let parallel = self.nnz() * n >= PARALLEL_MIN_WORK;
+        // Enough tasks for work stealing to even out rows of different lengths.
+        let rows_per_task = if parallel {
+            self.rows.div_ceil(8 * rayon::current_num_threads()).max(1)
+        } else {
+            self.rows
+        };
+        let run = |(t, ys): (usize, &mut [f32])| {
+            let r0 = t * rows_per_task;
+            for (i, yrow) in ys.chunks_mut(n).enumerate() {
+                let rr = self.row_range(r0 + i);
+                let (idx, val) = (&self.indices[rr.clone()], &self.data[rr]);
+                if n == 1 {
+                    yrow[0] += gather_dot(idx, val, x);
+                } else {
+                    spmm_row(idx, val, x, n, yrow);
+                }
+            }
+        };
+        if parallel {
+            y.par_chunks_mut(rows_per_task * n)
+                .enumerate()
+                .for_each(run);
+        } else {
+            y.chunks_mut(rows_per_task * n).enumerate().for_each(run);
+        }
+    }
+}
+
+multiversion! {
+    /// `Σ v_p · x[idx_p]` with four partial sums to hide the add latency.
+    fn gather_dot(idx: &[u32], val: &[f32], x: &[f32]) -> f32 {
+        let mut s = [0f32; 4];
+        let (ic, vc) = (idx.chunks_exact(4), val.chunks_exact(4));
+        let (ir, vr) = (ic.remainder(), vc.remainder());
+        for (i, v) in ic.zip(vc) {
+            for l in 0..4 {
+                s[l] += v[l] * x[i[l] as usize];
+            }
+        }
+        let mut t = (s[0] + s[1]) + (s[2] + s[3]);
+        for (&i, &v) in ir.iter().zip(vr) {
+            t += v * x[i as usize];
+        }
+        t
+    }
+}
+
+/// Output-row chunk held in registers by [`spmm_row`]: 64 floats = 8 AVX registers.
+const CHUNK: usize = 64;
+
+multiversion! {
+    /// `yrow[0..n] += Σ_p val_p · X[idx_p, 0..n]`, `X` row-major with `n` columns.
+    fn spmm_row(idx: &[u32], val: &[f32], x: &[f32], n: usize, yrow: &mut [f32]) {
+        let mut j = 0;
+        while j + CHUNK <= n {
+            let mut acc: [f32; CHUNK] = yrow[j..j + CHUNK].try_into().expect("chunk");
+            for (&k, &v) in idx.iter().zip(val) {
+                let xs: &[f32; CHUNK] = x[k as usize * n + j..][..CHUNK].try_into().expect("chunk");
+                for l in 0..CHUNK {
+                    acc[l] += v * xs[l];
+                }
+            }
+            yrow[j..j + CHUNK].copy_from_slice(&acc);
+            j += CHUNK;
+        }
+        if j < n {
+            let w = n - j;
+            let mut acc = [0f32; CHUNK];
+            acc[..w].copy_from_slice(&yrow[j..]);
+            for (&k, &v) in idx.iter().zip(val) {
+                let xs = &x[k as usize * n + j..][..w];
+                for (a, &xv) in acc[..w].iter_mut().zip(xs) {
+                    *a += v * xv;
+                }
+            }
+            yrow[j..].copy_from_slice(&acc[..w]);
+        }
+    }
+}
+
+/// One nonzero filter tap, decoded from its CSR column `(ci, dy, dx)` once at build time.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tap {
+    pub ci: u32,
+    pub dy: u16,
+    pub dx: u16,
+    pub v: f32,
+}
+
+/// A sparse convolution: per output channel the list of its nonzero taps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparseConv {
+    pub geom: ConvGeom,
+    /// CSR of `W[cout, cin*kh*kw]` (kept for export and accounting).
+    pub csr: Csr,
+    taps: Vec<Tap>,
+}
+
+/// Images per task in [`SparseConv::forward_acc`]: one output block (e.g. 16 × 24 × 24 floats)
+/// stays in L1/L2 while all taps of the channel sweep over it.
+const CONV_IMAGES_PER_TASK: usize = 16;
+
+impl SparseConv {
+    pub fn new(geom: ConvGeom, csr: Csr) -> SparseConv {
+        assert_eq!((csr.rows, csr.cols), (geom.cout, geom.k()));
+        let taps = (0..csr.nnz())
+            .map(|p| {
+                let c = csr.indices[p] as usize;
+                Tap {
+                    ci: (c / (geom.kh * geom.kw)) as u32,
+                    dy: ((c / geom.kw) % geom.kh) as u16,
+                    dx: (c % geom.kw) as u16,
+                    v: csr.data[p],
+                }
+            })
+            .collect();
+        SparseConv { geom, csr, taps }
+    }
+
+    /// `Y[cout, N, oh, ow] += conv(X[cin, N, h, w])`; `Y` pre-filled with the bias.
+    pub fn forward_acc(&self, x: &[f32], n: usize, y: &mut [f32]) {
+        let g = &self.geom;
+        let (oh, ow) = (g.out_h(), g.out_w());
+        let plane = oh * ow;
+        assert_eq!(x.len(), g.cin * n * g.h * g.w);
+        assert_eq!(y.len(), g.cout * n * plane);
+        if n == 0 {
+            return;
+        }
+        let ipt = CONV_IMAGES_PER_TASK.min(n);
+        let blocks = n.div_ceil(ipt);
+        let work = self.csr.nnz() * n * plane;
+        // Task = (output channel, block of images): a contiguous slice of Y.
+        let run = |(t, yblk): (usize, &mut [f32])| {
+            let (o, b) = (t / blocks, t % blocks);
+            let taps = &self.taps[self.csr.row_range(o)];
+            conv_taps(g, taps, x, n, b * ipt, yblk);
+        };
+        let tasks = y.chunks_mut(n * plane).flat_map(|ch| {
+            // Split one channel's [N, oh, ow] into image blocks.
+            let mut v = Vec::with_capacity(blocks);
+            let mut rest = ch;
+            while !rest.is_empty() {
+                let take = (ipt * plane).min(rest.len());
+                let (a, r) = rest.split_at_mut(take);
+                v.push(a);
+                rest = r;
+            }
+            v
+        });
+        if work >= PARALLEL_MIN_WORK {
+            tasks
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .enumerate()
+                .for_each(run);
+        } else {
+            tasks.enumerate().for_each(run);
+        }
+    }
+}
+
+multiversion! {
+    /// Adds every tap of one output channel into `yblk` = that channel's planes for images
+    /// `n0..n0 + yblk.len()/plane`.
+    fn conv_taps(g: &ConvGeom, taps: &[Tap], x: &[f32], n: usize, n0: usize, yblk: &mut [f32]) {
+        let (oh, ow) = (g.out_h(), g.out_w());
+        let plane = oh * ow;
+        let hw = g.h * g.w;
+        let nn = yblk.len() / plane;
+        for t in taps {
+            let (dy, dx) = (t.dy as usize, t.dx as usize);
+            let ys = ConvGeom::valid_range(oh, dy, g.sh, g.ph, g.h);
+            let xs = ConvGeom::valid_range(ow, dx, g.sw, g.pw, g.w);
+            if xs.is_empty() {
+                continue;
+            }
+            let v = t.v;
+            for s in 0..nn {
+                let src_plane = &x[(t.ci as usize * n + n0 + s) * hw..][..hw];
+                let dst_plane = &mut yblk[s * plane..][..plane];
+                for oy in ys.clone() {
+                    let iy = oy * g.sh + dy - g.ph;
+                    let dst = &mut dst_plane[oy * ow + xs.start..oy * ow + xs.end];
+                    if g.sw == 1 {
+                        let ix0 = iy * g.w + xs.start + dx - g.pw;
+                        let src = &src_plane[ix0..ix0 + dst.len()];
+                        for (d, &sv) in dst.iter_mut().zip(src) {
+                            *d += v * sv;
+                        }
+                    } else {
+                        let row = &src_plane[iy * g.w..][..g.w];
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            *d += v * row[(xs.start + i) * g.sw + dx - g.pw];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dense::conv_dense;
+
+    #[test]
+    fn csr_from_hand_matrix() {
+        // [[0, 2, 0], [0, 0, 0], [1, 0, 3]]
+        let m = DenseMat::new(3, 3, vec![0., 2., 0., 0., 0., 0., 1., 0., 3.]);
+        let c = Csr::from_dense(&m);
+        assert_eq!(c.indptr, vec![0, 1, 1, 3]);
+        assert_eq!(c.indices, vec![1, 0, 2]);
+        assert_eq!(c.data, vec![2., 1., 3.]);
+        assert_eq!(c.to_dense(), m);
+    }
+
+    #[test]
+    fn spmm_hand_computed() {
+        let c = Csr::from_dense(&DenseMat::new(
+            3,
+            3,
+            vec![0., 2., 0., 0., 0., 0., 1., 0., 3.],
+        ));
+        // X = [[1, 10], [2, 20], [3, 30]] (3 features x 2 samples)
+        let x = [1., 10., 2., 20., 3., 30.];
+        let mut y = vec![0.5; 6];
+        c.matmul_acc(&x, 2, &mut y);
+        assert_eq!(y, vec![4.5, 40.5, 0.5, 0.5, 10.5, 100.5]);
+        // batch 1 (gather path): x = [1, 2, 3]
+        let mut y1 = vec![0.0; 3];
+        c.matmul_acc(&[1., 2., 3.], 1, &mut y1);
+        assert_eq!(y1, vec![4., 0., 10.]);
+    }
+
+    #[test]
+    fn spmm_matches_dense_across_chunk_boundaries() {
+        let (rows, cols) = (37, 91);
+        let d: Vec<f32> = (0..rows * cols)
+            .map(|i| {
+                if i % 7 == 0 {
+                    (i % 13) as f32 - 6.0
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let m = DenseMat::new(rows, cols, d);
+        let c = Csr::from_dense(&m);
+        for n in [1, 3, 64, 130] {
+            let x: Vec<f32> = (0..cols * n)
+                .map(|i| ((i * 31 % 17) as f32 - 8.0) / 8.0)
+                .collect();
+            let (mut y1, mut y2) = (vec![0.25; rows * n], vec![0.25; rows * n]);
+            c.matmul_acc(&x, n, &mut y1);
+            m.matmul_acc(&x, n, &mut y2);
+            for (a, b) in y1.iter().zip(&y2) {
+                assert!((a - b).abs() < 1e-4, "n={n}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn sparse_conv_hand_computed_and_vs_dense() {
+        // 3x3 input 1..9, 2x2 filter [[0, 1], [2, 0]]: y = x[i][j+1] + 2 x[i+1][j]
+        let g = ConvGeom {
+            cin: 1,
+            cout: 1,
+            h: 3,
+            w: 3,
+            kh: 2,
+            kw: 2,
+            sh: 1,
+            sw: 1,
+            ph: 0,
+            pw: 0,
+        };
+        let sc = SparseConv::new(
+            g,
+            Csr::from_dense(&DenseMat::new(1, 4, vec![0., 1., 2., 0.])),
+        );
+        let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        let mut y = vec![0.0; 4];
+        sc.forward_acc(&x, 1, &mut y);
+        assert_eq!(y, vec![2. + 8., 3. + 10., 5. + 14., 6. + 16.]);
+
+        // Random-ish sparse filters with padding and stride, against im2col + dense GEMM.
+        for &(ph, sh) in &[(0, 1), (1, 1), (2, 2), (1, 2)] {
+            let g = ConvGeom {
+                cin: 3,
+                cout: 5,
+                h: 9,
+                w: 7,
+                kh: 3,
+                kw: 3,
+                sh,
+                sw: sh,
+                ph,
+                pw: ph,
+            };
+            let w: Vec<f32> = (0..g.cout * g.k())
+                .map(|i| {
+                    if i % 3 == 0 {
+                        (i % 11) as f32 - 5.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let dm = DenseMat::new(g.cout, g.k(), w);
+            let sc = SparseConv::new(g, Csr::from_dense(&dm));
+            let n = 20;
+            let x: Vec<f32> = (0..g.cin * n * g.h * g.w)
+                .map(|i| ((i * 13 % 23) as f32 - 11.0) / 11.0)
+                .collect();
+            let len = g.cout * n * g.out_h() * g.out_w();
+            let (mut y1, mut y2) = (vec![0.1; len], vec![0.1; len]);
+            sc.forward_acc(&x, n, &mut y1);
+            conv_dense(&g, &dm, &x, n, &mut y2);
+            for (a, b) in y1.iter().zip(&y2) {
+                assert!((a - b).abs() < 1e-4, "pad {ph} stride {sh}: {a} vs {b}");
+            }
+        }
+    }
+}

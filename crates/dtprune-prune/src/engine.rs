@@ -1,0 +1,431 @@
+//! The pruning engine: runs a [`ThresholdPolicy`] over host copies of the prunable tensors,
+//! applies its masks, keeps every tensor alive, records every change as a [`PruneEvent`], and
+//! rolls back prune events that cost more validation accuracy than the tolerance.
+//!
+//! It knows nothing of the deep-learning framework: the trainer hands it `Vec<f32>` copies at
+//! pruning points (epoch ends, or every N steps for step-scheduled policies) and writes the
+//! returned values and masks back to the device. Between pruning points the trainer enforces
+//! the masks on its own (masked gradients, zeroed optimizer state, zero weights).
+
+use crate::mask::Mask;
+use crate::policy::structure::dead_structures;
+use crate::policy::{Observation, TensorView, ThresholdPolicy};
+use serde::{Deserialize, Serialize};
+
+/// A prunable tensor as the engine tracks it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrunableSpec {
+    pub name: String,
+    /// PyTorch layout; dim 0 indexes structures (neurons, output channels).
+    pub shape: Vec<usize>,
+    /// False for layers whose outputs the model needs whole (the classifier).
+    pub structures_removable: bool,
+}
+
+impl PrunableSpec {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// Weights newly masked.
+    Prune,
+    /// Masked weights that came back (regrowth policies only).
+    Regrow,
+    /// Whole structures (neurons/channels) newly masked; `count` is structures.
+    Structure,
+    /// τ moved.
+    Threshold,
+    /// A prune event undone because validation accuracy fell by more than the tolerance.
+    Rollback,
+    /// The guard kept weights a policy would have removed, so no tensor is emptied.
+    Guard,
+}
+
+/// One entry of the event log (`events` in `history.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PruneEvent {
+    pub kind: EventKind,
+    pub tensor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<f32>,
+    pub reason: String,
+    /// For a rollback: the epoch of the event undone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_epoch: Option<usize>,
+    /// Optimizer step at which it happened.
+    pub step: usize,
+}
+
+/// When to undo a prune event (seed step 5).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RollbackConfig {
+    pub enabled: bool,
+    /// Largest allowed fall of validation accuracy (fraction, 0.01 = one point).
+    pub tolerance: f64,
+    /// Epochs of training after the event before it is judged.
+    pub recovery_epochs: usize,
+}
+
+impl Default for RollbackConfig {
+    fn default() -> Self {
+        Self { enabled: true, tolerance: 0.01, recovery_epochs: 1 }
+    }
+}
+
+/// What the run measured at this pruning point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RunMetrics {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub step: usize,
+    pub steps_per_epoch: usize,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub val_accuracy: f64,
+    pub best_val_accuracy: f64,
+}
+
+/// The result of one pruning point.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub events: Vec<PruneEvent>,
+    /// Whether masks or values changed (the trainer must write them back).
+    pub changed: bool,
+}
+
+/// A prune event waiting to be judged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Pending {
+    epoch: usize,
+    val_before: f64,
+    values_before: Vec<Vec<f32>>,
+    masks_before: Vec<Mask>,
+    masks_after: Vec<Mask>,
+}
+
+pub struct PruningEngine {
+    policy: Box<dyn ThresholdPolicy>,
+    specs: Vec<PrunableSpec>,
+    masks: Vec<Mask>,
+    thresholds: Vec<Option<f32>>,
+    rollback: RollbackConfig,
+    /// Smallest fraction of a tensor's weights the guard keeps (at least one weight).
+    min_keep: f64,
+    pending: Option<Pending>,
+    prune_events: usize,
+    rollbacks: usize,
+}
+
+impl PruningEngine {
+    pub fn new(policy: Box<dyn ThresholdPolicy>, specs: Vec<PrunableSpec>, rollback: RollbackConfig, min_keep: f64) -> Self {
+        let masks = specs.iter().map(|s| Mask::ones(s.numel())).collect();
+        let thresholds = vec![None; specs.len()];
+        Self { policy, specs, masks, thresholds, rollback, min_keep, pending: None, prune_events: 0, rollbacks: 0 }
+    }
+
+    pub fn specs(&self) -> &[PrunableSpec] {
+        &self.specs
+    }
+
+    pub fn masks(&self) -> &[Mask] {
+        &self.masks
+    }
+
+    pub fn thresholds(&self) -> &[Option<f32>] {
+        &self.thresholds
+    }
+
+    pub fn policy_name(&self) -> &str {
+        self.policy.name()
+    }
+
+    pub fn regrowth(&self) -> bool {
+        self.policy.allows_regrowth()
+    }
+
+    pub fn step_interval(&self) -> Option<usize> {
+        self.policy.step_interval()
+    }
+
+    pub fn prune_events(&self) -> usize {
+        self.prune_events
+    }
+
+    pub fn rollbacks(&self) -> usize {
+        self.rollbacks
+    }
+
+    /// Fraction of all prunable weights masked.
+    pub fn sparsity(&self) -> f64 {
+        let total: usize = self.masks.iter().map(Mask::len).sum();
+        let pruned: usize = self.masks.iter().map(Mask::pruned).sum();
+        if total == 0 {
+            0.0
+        } else {
+            pruned as f64 / total as f64
+        }
+    }
+
+    /// Serialisable engine state (masks, τ, pending event, counters, policy state).
+    pub fn state(&self) -> serde_json::Value {
+        serde_json::json!({
+            "masks_sparsity": self.masks.iter().map(Mask::sparsity).collect::<Vec<_>>(),
+            "thresholds": self.thresholds,
+            "pending_epoch": self.pending.as_ref().map(|p| p.epoch),
+            "prune_events": self.prune_events,
+            "rollbacks": self.rollbacks,
+            "policy": self.policy.state(),
+        })
+    }
+
+    /// Epoch end: first judge a pending prune event (and roll it back if it hurt), then ask the
+    /// policy. `values` are the host copies of the prunable tensors, in spec order.
+    pub fn on_epoch_end(&mut self, m: RunMetrics, values: &mut [Vec<f32>]) -> Outcome {
+        let mut out = Outcome::default();
+        if let Some(event) = self.judge_pending(&m, values) {
+            out.events.push(event);
+            out.changed = true;
+            // The model just changed back; let it train before the next decision.
+            return out;
+        }
+        if self.pending.is_some() {
+            return out; // still recovering from the last event
+        }
+        self.run_policy(m, true, values, &mut out);
+        out
+    }
+
+    /// A step-level pruning point (policies with a [`ThresholdPolicy::step_interval`]).
+    pub fn on_step(&mut self, m: RunMetrics, values: &mut [Vec<f32>]) -> Outcome {
+        let mut out = Outcome::default();
+        self.run_policy(m, false, values, &mut out);
+        out
+    }
+
+    fn run_policy(&mut self, m: RunMetrics, epoch_end: bool, values: &mut [Vec<f32>], out: &mut Outcome) {
+        let views: Vec<TensorView> = self
+            .specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| TensorView {
+                name: &s.name,
+                shape: &s.shape,
+                values: &values[i],
+                mask: &self.masks[i],
+                structures_removable: s.structures_removable,
+            })
+            .collect();
+        let obs = Observation {
+            epoch: m.epoch,
+            epochs: m.epochs,
+            step: m.step,
+            steps_per_epoch: m.steps_per_epoch,
+            epoch_end,
+            train_loss: m.train_loss,
+            val_loss: m.val_loss,
+            val_accuracy: m.val_accuracy,
+            best_val_accuracy: m.best_val_accuracy,
+            tensors: &views,
+        };
+        let Some(decision) = self.policy.decide(&obs) else { return };
+        drop(views);
+        assert_eq!(decision.tensors.len(), self.specs.len(), "policy `{}` decided for the wrong number of tensors", self.policy.name());
+
+        let values_before: Vec<Vec<f32>> = values.to_vec();
+        let masks_before = self.masks.clone();
+        let mut any_pruned = false;
+        for (i, d) in decision.tensors.into_iter().enumerate() {
+            let spec = &self.specs[i];
+            let mut mask = d.mask;
+            if let Some(kept) = self.guard(&mut mask, &values[i]) {
+                out.events.push(self.event(EventKind::Guard, i, Some(kept), m.step, format!("kept the {kept} largest weights so the tensor stays alive")));
+            }
+            let (pruned, regrown) = self.masks[i].diff(&mask);
+            if d.threshold != self.thresholds[i] && d.threshold.is_some() {
+                let mut e = self.event(EventKind::Threshold, i, None, m.step, d.reason.clone());
+                e.old = self.thresholds[i];
+                e.new = d.threshold;
+                out.events.push(e);
+                self.thresholds[i] = d.threshold;
+            }
+            let rows = spec.shape.first().copied().unwrap_or(0);
+            let new_dead = dead_structures(&mask, rows).saturating_sub(dead_structures(&self.masks[i], rows));
+            if new_dead > 0 && rows > 1 {
+                out.events.push(self.event(EventKind::Structure, i, Some(new_dead), m.step, d.reason.clone()));
+            }
+            if pruned > 0 {
+                any_pruned = true;
+                out.events.push(self.event(EventKind::Prune, i, Some(pruned), m.step, d.reason.clone()));
+            }
+            if regrown > 0 {
+                out.events.push(self.event(EventKind::Regrow, i, Some(regrown), m.step, d.reason));
+            }
+            if !self.policy.allows_regrowth() {
+                mask.apply(&mut values[i]);
+            }
+            if pruned > 0 || regrown > 0 {
+                out.changed = true;
+            }
+            self.masks[i] = mask;
+        }
+        if any_pruned {
+            self.prune_events += 1;
+            if epoch_end && self.rollback.enabled {
+                self.pending = Some(Pending {
+                    epoch: m.epoch,
+                    val_before: m.val_accuracy,
+                    values_before,
+                    masks_before,
+                    masks_after: self.masks.clone(),
+                });
+            }
+        }
+    }
+
+    /// Keeps at least `max(1, ceil(min_keep * numel))` weights, the largest by magnitude.
+    /// Returns how many the guard kept back, if any.
+    fn guard(&self, mask: &mut Mask, values: &[f32]) -> Option<usize> {
+        let need = ((self.min_keep * mask.len() as f64).ceil() as usize).max(1).min(mask.len());
+        let kept = mask.kept();
+        if kept >= need {
+            return None;
+        }
+        let mut order: Vec<usize> = (0..values.len()).filter(|&j| !mask.keeps(j)).collect();
+        order.sort_by(|&a, &b| values[b].abs().total_cmp(&values[a].abs()).then(a.cmp(&b)));
+        for &j in order.iter().take(need - kept) {
+            mask.set(j, true);
+        }
+        Some(need - kept)
+    }
+
+    /// If the pending event's recovery period is over, confirm it or roll it back.
+    fn judge_pending(&mut self, m: &RunMetrics, values: &mut [Vec<f32>]) -> Option<PruneEvent> {
+        let due = self.pending.as_ref().is_some_and(|p| m.epoch >= p.epoch + self.rollback.recovery_epochs);
+        if !due {
+            return None;
+        }
+        let p = self.pending.take()?;
+        let fall = p.val_before - m.val_accuracy;
+        if fall <= self.rollback.tolerance {
+            return None;
+        }
+        // Restore exactly what this event removed, with its values from before the event.
+        let mut restored = 0;
+        for i in 0..self.specs.len() {
+            for j in 0..self.masks[i].len() {
+                if p.masks_before[i].keeps(j) && !p.masks_after[i].keeps(j) {
+                    self.masks[i].set(j, true);
+                    values[i][j] = p.values_before[i][j];
+                    restored += 1;
+                }
+            }
+        }
+        self.rollbacks += 1;
+        self.policy.on_rollback();
+        Some(PruneEvent {
+            kind: EventKind::Rollback,
+            tensor: None,
+            count: Some(restored),
+            old: None,
+            new: None,
+            reason: format!(
+                "val acc fell {:.4} (from {:.4} to {:.4}) > tolerance {}; restored {restored} weights, policy made more conservative",
+                fall, p.val_before, m.val_accuracy, self.rollback.tolerance
+            ),
+            event_epoch: Some(p.epoch),
+            step: m.step,
+        })
+    }
+
+    fn event(&self, kind: EventKind, i: usize, count: Option<usize>, step: usize, reason: String) -> PruneEvent {
+        PruneEvent { kind, tensor: Some(self.specs[i].name.clone()), count, old: None, new: None, reason, event_epoch: None, step }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::build;
+    use std::collections::BTreeMap;
+
+    fn specs() -> Vec<PrunableSpec> {
+        vec![
+            PrunableSpec { name: "fc1.weight".into(), shape: vec![2, 2], structures_removable: true },
+            PrunableSpec { name: "fc2.weight".into(), shape: vec![1, 2], structures_removable: false },
+        ]
+    }
+
+    fn metrics(epoch: usize, val: f64) -> RunMetrics {
+        RunMetrics { epoch, epochs: 10, step: epoch * 10, steps_per_epoch: 10, train_loss: 0.3, val_loss: 0.3, val_accuracy: val, best_val_accuracy: val.max(0.9) }
+    }
+
+    fn oneshot(sparsity: f64) -> Box<dyn ThresholdPolicy> {
+        let mut g = BTreeMap::new();
+        g.insert("sparsity".into(), toml::Value::Float(sparsity));
+        g.insert("scope".into(), toml::Value::String("tensor".into()));
+        build("oneshot", &g).unwrap().0
+    }
+
+    #[test]
+    fn prunes_zeroes_and_records() {
+        let mut e = PruningEngine::new(oneshot(0.5), specs(), RollbackConfig::default(), 0.0);
+        let mut v = vec![vec![0.1, -0.4, 0.3, 0.2], vec![1.0, 0.5]];
+        let out = e.on_epoch_end(metrics(1, 0.9), &mut v);
+        assert!(out.changed);
+        assert_eq!(v, vec![vec![0.0, -0.4, 0.3, 0.0], vec![1.0, 0.0]]);
+        assert_eq!(e.prune_events(), 1);
+        let prunes: usize = out.events.iter().filter(|x| x.kind == EventKind::Prune).map(|x| x.count.unwrap()).sum();
+        assert_eq!(prunes, 3);
+        assert!((e.sparsity() - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rollback_restores_bit_identical_values() {
+        let mut e = PruningEngine::new(oneshot(0.5), specs(), RollbackConfig { enabled: true, tolerance: 0.01, recovery_epochs: 1 }, 0.0);
+        let original = vec![vec![0.123_456_79f32, -0.4, 0.3, 0.2], vec![1.0, 0.5]];
+        let mut v = original.clone();
+        e.on_epoch_end(metrics(1, 0.90), &mut v);
+        // training moves the surviving weights
+        v[0][1] = -0.41;
+        // accuracy fell 0.05 > 0.01
+        let out = e.on_epoch_end(metrics(2, 0.85), &mut v);
+        assert_eq!(out.events.len(), 1);
+        assert_eq!(out.events[0].kind, EventKind::Rollback);
+        assert_eq!(out.events[0].count, Some(3));
+        assert_eq!(out.events[0].event_epoch, Some(1));
+        assert_eq!(v[0][0].to_bits(), original[0][0].to_bits());
+        assert_eq!(v[0][3].to_bits(), original[0][3].to_bits());
+        assert_eq!(v[1][1].to_bits(), original[1][1].to_bits());
+        assert_eq!(v[0][1], -0.41, "weights the event did not prune keep their trained values");
+        assert_eq!(e.sparsity(), 0.0);
+        assert_eq!(e.rollbacks(), 1);
+    }
+
+    #[test]
+    fn event_within_tolerance_is_kept() {
+        let mut e = PruningEngine::new(oneshot(0.5), specs(), RollbackConfig::default(), 0.0);
+        let mut v = vec![vec![0.1, -0.4, 0.3, 0.2], vec![1.0, 0.5]];
+        e.on_epoch_end(metrics(1, 0.90), &mut v);
+        let out = e.on_epoch_end(metrics(2, 0.895), &mut v);
+        assert!(out.events.iter().all(|x| x.kind != EventKind::Rollback));
+        assert_eq!(e.rollbacks(), 0);
+    }
+
+    #[test]
+    fn guard_never_empties_a_tensor() {
+        let mut e = PruningEngine::new(oneshot(0.999), specs(), RollbackConfig::default(), 0.0);
+        let mut v = vec![vec![0.1, -0.4, 0.3, 0.2], vec![1.0, 0.5]];
+        let out = e.on_epoch_end(metrics(1, 0.9), &mut v);
+        assert!(e.masks().iter().all(|m| m.kept() >= 1));
+        assert_eq!(v[0], vec![0.0, -0.4, 0.0, 0.0], "the largest weight survives");
+        assert!(out.events.iter().any(|x| x.kind == EventKind::Guard));
+    }
+}

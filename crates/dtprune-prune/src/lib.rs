@@ -1,0 +1,24 @@
+//! # dtprune-prune — the dynamic threshold pruning engine, framework-free
+//!
+//! The algorithm of the spec (seed §3–§4) in small pieces:
+//! - [`mask`]: 0/1 masks, the only thing a pruning method produces;
+//! - [`stats`]: the weight statistics the monitor records and policies read;
+//! - [`policy`]: threshold policies behind one trait ([`ThresholdPolicy`]), one file each, with
+//!   validated parameters ([`params`]);
+//! - [`engine`]: applies a policy's masks, guards layers, logs events and rolls back.
+//!
+//! The framework integration (walking a Burn module's parameters, masking gradients and
+//! optimizer state) lives in `dtprune-train`.
+
+pub mod engine;
+pub mod error;
+pub mod mask;
+pub mod params;
+pub mod policy;
+pub mod stats;
+
+pub use engine::{EventKind, Outcome, PrunableSpec, PruneEvent, PruningEngine, RollbackConfig, RunMetrics};
+pub use error::PruneError;
+pub use mask::Mask;
+pub use policy::{Decision, Observation, TensorDecision, TensorView, ThresholdPolicy};
+pub use stats::TensorStats;

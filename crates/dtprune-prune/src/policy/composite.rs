@@ -1,0 +1,98 @@
+//! Composition: a structure policy together with a weight-level policy (`structure+performance`).
+//! Masks are intersected — a weight survives only if every member keeps it.
+
+use super::{Decision, Observation, TensorDecision, ThresholdPolicy};
+
+pub struct Composite {
+    name: String,
+    members: Vec<Box<dyn ThresholdPolicy>>,
+}
+
+impl Composite {
+    pub fn new(name: String, members: Vec<Box<dyn ThresholdPolicy>>) -> Self {
+        Self { name, members }
+    }
+}
+
+impl ThresholdPolicy for Composite {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn step_interval(&self) -> Option<usize> {
+        self.members.iter().filter_map(|m| m.step_interval()).min()
+    }
+
+    fn allows_regrowth(&self) -> bool {
+        // A regrowing member would resurrect what a pruning member removed; regrowth only when all agree.
+        self.members.iter().all(|m| m.allows_regrowth())
+    }
+
+    fn decide(&mut self, obs: &Observation) -> Option<Decision> {
+        let decisions: Vec<Decision> = self.members.iter_mut().filter_map(|m| m.decide(obs)).collect();
+        if decisions.is_empty() {
+            return None;
+        }
+        let tensors = obs
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut out = TensorDecision { threshold: None, mask: t.mask.clone(), reason: String::new() };
+                for d in &decisions {
+                    let di = &d.tensors[i];
+                    out.mask = out.mask.and(&di.mask);
+                    out.threshold = di.threshold.or(out.threshold);
+                    if !out.reason.is_empty() {
+                        out.reason.push_str("; ");
+                    }
+                    out.reason.push_str(&di.reason);
+                }
+                out
+            })
+            .collect();
+        Some(Decision { tensors })
+    }
+
+    fn on_rollback(&mut self) {
+        self.members.iter_mut().for_each(|m| m.on_rollback());
+    }
+
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Array(self.members.iter().map(|m| m.state()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::build;
+    use crate::policy::testing::{obs, Fixture};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn structure_plus_weight_policy_intersects() {
+        let f = Fixture::new(vec![
+            ("fc1.weight", vec![3, 2], vec![3.0, 0.5, 0.0, 1.0, 4.0, 3.0]),
+            ("fc2.weight", vec![1, 3], vec![1.0, 2.0, 3.0]),
+        ]);
+        let mut given = BTreeMap::new();
+        given.insert("sparsity".to_string(), toml::Value::Float(0.25));
+        given.insert("at_epoch".to_string(), toml::Value::Integer(1));
+        given.insert("scope".to_string(), toml::Value::String("tensor".into()));
+        let (mut pol, record) = build("structure+oneshot", &given).unwrap();
+        assert!(record.get("oneshot").is_some());
+        let d = pol.decide(&obs(1, 0.9, 0.9, &f.views())).unwrap();
+        // structure removes row 1 (norm 1 < 0.5 * mean(3.04, 1, 5)); one-shot 25% per tensor
+        // removes the smallest: 0 -> already in row 1, then 0.5 is not below tau = 1 of sorted
+        // [0, 0.5, 1, 3, 3, 4] at index round(1.5) = 2 -> tau 1.0 prunes 0 and 0.5.
+        assert_eq!(d.tensors[0].mask.to_f32(), vec![1.0, 0.0, 0.0, 0.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn unknown_param_of_composite() {
+        let mut given = BTreeMap::new();
+        given.insert("nope".to_string(), toml::Value::Float(0.25));
+        let e = build("structure+oneshot", &given).err().unwrap();
+        assert!(e.to_string().contains("unknown parameter `nope`"), "{e}");
+    }
+}

@@ -1,0 +1,246 @@
+//! Threshold policies: how τ (and with it the mask) moves during training.
+//!
+//! A policy only *decides*: it looks at an [`Observation`] (metrics of the epoch that just ended
+//! and every prunable tensor with its current mask) and returns a [`Decision`] — the threshold
+//! and the new mask per tensor, each with its reason. Applying masks, guarding against emptied
+//! layers, recording events and rolling back are the engine's job ([`crate::engine`]), so a new
+//! policy is one new file here plus one line in [`REGISTRY`].
+
+mod composite;
+mod constant;
+mod distribution;
+mod gmp;
+mod none;
+mod oneshot;
+mod performance;
+mod performance_seed;
+pub mod structure;
+pub mod threshold;
+
+pub use composite::Composite;
+
+use crate::error::PruneError;
+use crate::mask::Mask;
+use crate::params::{ParamSpec, Params};
+use std::collections::BTreeMap;
+
+/// One prunable tensor as the policy sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct TensorView<'a> {
+    /// Dotted parameter name, e.g. `fc1.weight`.
+    pub name: &'a str,
+    /// PyTorch layout: Linear `[out, in]`, Conv `[out, in, kh, kw]`; dim 0 indexes structures.
+    pub shape: &'a [usize],
+    /// Current values (masked entries are 0). With regrowth, the dense shadow values instead.
+    pub values: &'a [f32],
+    pub mask: &'a Mask,
+    /// Whether whole structures (rows of dim 0) may be removed: false for the classifier layer,
+    /// whose outputs are the model's outputs.
+    pub structures_removable: bool,
+}
+
+/// What the run observed when a policy is asked.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    /// 1-based epoch that is ending (or running, for step-level events).
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Optimizer steps done so far, and per epoch.
+    pub step: usize,
+    pub steps_per_epoch: usize,
+    /// True at an epoch end (validation metrics are fresh), false at a step-level event.
+    pub epoch_end: bool,
+    pub train_loss: f64,
+    pub val_loss: f64,
+    pub val_accuracy: f64,
+    /// Best validation accuracy seen so far in the run (including this epoch).
+    pub best_val_accuracy: f64,
+    pub tensors: &'a [TensorView<'a>],
+}
+
+impl Observation<'_> {
+    pub fn total_steps(&self) -> usize {
+        self.epochs * self.steps_per_epoch
+    }
+
+    /// Fraction of all prunable weights currently masked.
+    pub fn sparsity(&self) -> f64 {
+        let total: usize = self.tensors.iter().map(|t| t.mask.len()).sum();
+        let pruned: usize = self.tensors.iter().map(|t| t.mask.pruned()).sum();
+        if total == 0 {
+            0.0
+        } else {
+            pruned as f64 / total as f64
+        }
+    }
+}
+
+/// The policy's verdict for one tensor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorDecision {
+    /// τ for this tensor after the update (None when the policy has no magnitude threshold).
+    pub threshold: Option<f32>,
+    pub mask: Mask,
+    /// Why τ moved (or did not), in words, for the event log.
+    pub reason: String,
+}
+
+/// One decision per tensor, in the order of [`Observation::tensors`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub tensors: Vec<TensorDecision>,
+}
+
+/// How a policy moves the pruning threshold during training.
+pub trait ThresholdPolicy: Send {
+    fn name(&self) -> &str;
+
+    /// Prune at step-level events every this many optimizer steps (as TF-MOT's `frequency`),
+    /// besides epoch ends. `None`: epoch ends only.
+    fn step_interval(&self) -> Option<usize> {
+        None
+    }
+
+    /// Whether masked weights may come back. Then the trainer keeps updating a dense shadow copy
+    /// of the weights (Dynamic Network Surgery) and [`TensorView::values`] shows the shadow.
+    fn allows_regrowth(&self) -> bool {
+        false
+    }
+
+    /// Decide thresholds and masks now; `None` when the policy does nothing at this point.
+    fn decide(&mut self, obs: &Observation) -> Option<Decision>;
+
+    /// The last prune event cost more validation accuracy than the tolerance and was rolled
+    /// back: become more conservative.
+    fn on_rollback(&mut self) {}
+
+    /// Mutable state, serialisable for an exact resume.
+    fn state(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+}
+
+/// A named policy with its documented, validated parameters.
+pub struct PolicyInfo {
+    pub name: &'static str,
+    pub family: &'static str,
+    pub summary: &'static str,
+    pub params: &'static [ParamSpec],
+    pub build: fn(&Params) -> Result<Box<dyn ThresholdPolicy>, PruneError>,
+}
+
+/// Every policy dtprune knows. `dtprune policies` prints this table.
+pub const REGISTRY: &[PolicyInfo] = &[
+    performance::INFO,
+    performance_seed::INFO,
+    distribution::INFO,
+    structure::INFO,
+    none::INFO,
+    oneshot::INFO,
+    constant::INFO,
+    gmp::INFO,
+];
+
+pub fn info(name: &str) -> Result<&'static PolicyInfo, PruneError> {
+    REGISTRY.iter().find(|p| p.name == name).ok_or_else(|| PruneError::UnknownPolicy(name.into()))
+}
+
+/// Builds a policy from its name and raw parameter values. `a+b` composes a structure policy
+/// with a weight-level one; parameters then go to whichever part declares them.
+pub fn build(
+    name: &str,
+    given: &BTreeMap<String, toml::Value>,
+) -> Result<(Box<dyn ThresholdPolicy>, serde_json::Value), PruneError> {
+    let parts: Vec<&str> = name.split('+').map(str::trim).collect();
+    if parts.len() == 1 {
+        let info = info(name)?;
+        let params = Params::resolve(info.name, info.params, given)?;
+        return Ok(((info.build)(&params)?, params.to_json()));
+    }
+    let infos = parts.iter().map(|p| info(p)).collect::<Result<Vec<_>, _>>()?;
+    for key in given.keys() {
+        if !infos.iter().any(|i| i.params.iter().any(|s| s.name == key)) {
+            let valid: Vec<&str> = infos.iter().flat_map(|i| i.params.iter().map(|s| s.name)).collect();
+            return Err(PruneError::UnknownParam { policy: name.into(), param: key.clone(), valid: valid.join(", ") });
+        }
+    }
+    let mut members = Vec::new();
+    let mut record = serde_json::Map::new();
+    for info in infos {
+        let own: BTreeMap<String, toml::Value> =
+            given.iter().filter(|(k, _)| info.params.iter().any(|s| s.name == *k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let params = Params::resolve(info.name, info.params, &own)?;
+        record.insert(info.name.into(), params.to_json());
+        members.push((info.build)(&params)?);
+    }
+    Ok((Box::new(Composite::new(name.into(), members)), serde_json::Value::Object(record)))
+}
+
+/// Mask that keeps what `old` keeps and `|w| >= tau` — pruning without regrowth.
+pub(crate) fn prune_below(view: &TensorView, tau: f32) -> Mask {
+    view.mask.and(&Mask::from_threshold(view.values, tau))
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// Owns tensors so tests can build [`Observation`]s.
+    pub struct Fixture {
+        pub names: Vec<String>,
+        pub shapes: Vec<Vec<usize>>,
+        pub values: Vec<Vec<f32>>,
+        pub masks: Vec<Mask>,
+    }
+
+    impl Fixture {
+        pub fn new(tensors: Vec<(&str, Vec<usize>, Vec<f32>)>) -> Self {
+            let masks = tensors.iter().map(|(_, _, v)| Mask::ones(v.len())).collect();
+            Self {
+                names: tensors.iter().map(|t| t.0.to_string()).collect(),
+                shapes: tensors.iter().map(|t| t.1.clone()).collect(),
+                values: tensors.into_iter().map(|t| t.2).collect(),
+                masks,
+            }
+        }
+
+        pub fn views(&self) -> Vec<TensorView<'_>> {
+            (0..self.names.len())
+                .map(|i| TensorView {
+                    name: &self.names[i],
+                    shape: &self.shapes[i],
+                    values: &self.values[i],
+                    mask: &self.masks[i],
+                    structures_removable: i + 1 < self.names.len(),
+                })
+                .collect()
+        }
+
+        pub fn apply(&mut self, d: &Decision) {
+            for (i, t) in d.tensors.iter().enumerate() {
+                self.masks[i] = t.mask.clone();
+                t.mask.apply(&mut self.values[i]);
+            }
+        }
+    }
+
+    pub fn obs<'a>(epoch: usize, val_accuracy: f64, best: f64, tensors: &'a [TensorView<'a>]) -> Observation<'a> {
+        Observation {
+            epoch,
+            epochs: 10,
+            step: epoch * 100,
+            steps_per_epoch: 100,
+            epoch_end: true,
+            train_loss: 0.5,
+            val_loss: 0.4,
+            val_accuracy,
+            best_val_accuracy: best,
+            tensors,
+        }
+    }
+
+    pub fn params(info: &PolicyInfo, pairs: &[(&str, toml::Value)]) -> Params {
+        let given = pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        Params::resolve(info.name, info.params, &given).unwrap()
+    }
+}

@@ -1,0 +1,44 @@
+//! # dtprune-train — dynamic threshold pruning in Burn
+//!
+//! Built-in models ([`models`]), generic parameter walks ([`params`]), mask-aware optimizers
+//! ([`optim`]), the training loop with pruning hooks ([`trainer`]), per-epoch monitoring
+//! ([`monitor`]) and safetensors export ([`export`]). The pruning decisions themselves come
+//! from the framework-free `dtprune-prune`.
+
+pub mod config;
+pub mod data;
+pub mod export;
+pub mod graph;
+pub mod io;
+pub mod models;
+pub mod monitor;
+pub mod optim;
+pub mod params;
+pub mod run;
+pub mod trainer;
+
+pub use config::ExperimentConfig;
+pub use trainer::{train, Summary, TrainObserver};
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}config: {message}", path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    Config { path: Option<PathBuf>, message: String },
+    #[error(transparent)]
+    Data(#[from] dtprune_data::DataError),
+    #[error(transparent)]
+    Prune(#[from] dtprune_prune::PruneError),
+    #[error("training diverged: loss is {loss} at epoch {epoch}, step {step}; lower the learning rate")]
+    Diverged { epoch: usize, step: usize, loss: f64 },
+    #[error("{path}: not a valid safetensors file: {message}")]
+    Safetensors { path: PathBuf, message: String },
+    #[error("{path}: tensor `{tensor}`: {message}")]
+    Tensor { path: PathBuf, tensor: String, message: String },
+    #[error("{path}: not a dtprune run directory: {message}")]
+    NotARun { path: PathBuf, message: String },
+}

@@ -1,0 +1,48 @@
+use super::{ImageClassifier, InputInfo};
+use crate::graph::{Graph, Layer};
+use burn::nn::{Linear, LinearConfig, Relu};
+use burn::prelude::*;
+
+/// LeNet-300-100: two hidden fully connected layers of 300 and 100 ReLU units.
+#[derive(Module, Debug)]
+pub struct Lenet300 {
+    fc1: Linear,
+    fc2: Linear,
+    fc3: Linear,
+    relu: Relu,
+}
+
+impl ImageClassifier for Lenet300 {
+    fn init(info: InputInfo, device: &Device) -> Self {
+        let inputs = info.channels * info.rows * info.cols;
+        Self {
+            fc1: LinearConfig::new(inputs, 300).init(device),
+            fc2: LinearConfig::new(300, 100).init(device),
+            fc3: LinearConfig::new(100, info.classes).init(device),
+            relu: Relu::new(),
+        }
+    }
+
+    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let x: Tensor<2> = images.flatten(1, 3);
+        let x = self.relu.forward(self.fc1.forward(x));
+        let x = self.relu.forward(self.fc2.forward(x));
+        self.fc3.forward(x)
+    }
+
+    fn graph(&self, info: InputInfo) -> Graph {
+        let inputs = info.channels * info.rows * info.cols;
+        Graph::new(
+            "lenet300",
+            info,
+            vec![
+                Layer::Flatten,
+                Layer::linear("fc1", inputs, 300),
+                Layer::Relu,
+                Layer::linear("fc2", 300, 100),
+                Layer::Relu,
+                Layer::linear("fc3", 100, info.classes),
+            ],
+        )
+    }
+}

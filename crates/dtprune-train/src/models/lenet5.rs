@@ -1,0 +1,72 @@
+use super::{ImageClassifier, InputInfo};
+use crate::graph::{Graph, Layer};
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use burn::nn::{Linear, LinearConfig, Relu};
+use burn::prelude::*;
+
+/// LeNet-5 as in Caffe's MNIST example, the variant the pruning papers (Han et al. 2015,
+/// Dynamic Network Surgery) use: no activation after the convolutions.
+#[derive(Module, Debug)]
+pub struct Lenet5 {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    fc1: Linear,
+    fc2: Linear,
+    pool: MaxPool2d,
+    relu: Relu,
+}
+
+/// Side of the feature map after conv5 → pool2 → conv5 → pool2.
+fn feature_side(side: usize) -> usize {
+    ((side - 4) / 2 - 4) / 2
+}
+
+impl ImageClassifier for Lenet5 {
+    fn init(info: InputInfo, device: &Device) -> Self {
+        let flat = 50 * feature_side(info.rows) * feature_side(info.cols);
+        Self {
+            conv1: Conv2dConfig::new([info.channels, 20], [5, 5]).init(device),
+            conv2: Conv2dConfig::new([20, 50], [5, 5]).init(device),
+            fc1: LinearConfig::new(flat, 500).init(device),
+            fc2: LinearConfig::new(500, info.classes).init(device),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            relu: Relu::new(),
+        }
+    }
+
+    fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let x = self.pool.forward(self.conv1.forward(images));
+        let x = self.pool.forward(self.conv2.forward(x));
+        let x: Tensor<2> = x.flatten(1, 3);
+        let x = self.relu.forward(self.fc1.forward(x));
+        self.fc2.forward(x)
+    }
+
+    fn graph(&self, info: InputInfo) -> Graph {
+        let flat = 50 * feature_side(info.rows) * feature_side(info.cols);
+        Graph::new(
+            "lenet5",
+            info,
+            vec![
+                Layer::conv2d("conv1", info.channels, 20, 5),
+                Layer::maxpool2d(2),
+                Layer::conv2d("conv2", 20, 50, 5),
+                Layer::maxpool2d(2),
+                Layer::Flatten,
+                Layer::linear("fc1", flat, 500),
+                Layer::Relu,
+                Layer::linear("fc2", 500, info.classes),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mnist_feature_map_is_4x4() {
+        // 28 -> 24 -> 12 -> 8 -> 4: fc1 takes 50 * 4 * 4 = 800 inputs
+        assert_eq!(super::feature_side(28), 4);
+    }
+}

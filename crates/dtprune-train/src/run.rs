@@ -1,0 +1,88 @@
+//! Entry points by model name: load the configured data, dispatch to the generic trainer, and
+//! re-evaluate a saved run.
+
+use crate::config::ExperimentConfig;
+use crate::data::Prepared;
+use crate::export::{load_into, load_safetensors};
+use crate::graph::MNIST_PREPROCESS;
+use crate::models::{ImageClassifier, InputInfo, Lenet300, Lenet5};
+use crate::trainer::{evaluate, train, Summary, TrainObserver};
+use crate::TrainError;
+use burn::prelude::*;
+use dtprune_data::ImageSplits;
+use std::path::Path;
+
+/// The data a config asks for.
+pub fn load_data(cfg: &ExperimentConfig) -> Result<ImageSplits, TrainError> {
+    let splits = match cfg.dataset.as_str() {
+        "mnist" => {
+            let dir = cfg.data_dir.clone().unwrap_or_else(dtprune_data::default_mnist_dir);
+            dtprune_data::load_mnist_with_val_size(&dir, cfg.val_size)?
+        }
+        "idx" => {
+            let dir = cfg.data_dir.as_ref().ok_or_else(|| TrainError::Config { path: None, message: "dataset `idx` needs --data-dir".into() })?;
+            dtprune_data::load_idx_dir_with_val_size(dir, cfg.val_size)?
+        }
+        other => return Err(TrainError::Config { path: None, message: format!("unknown dataset `{other}`; valid: mnist, idx") }),
+    };
+    Ok(splits)
+}
+
+/// Trains the model the config names.
+pub fn train_config(cfg: &ExperimentConfig, out: &Path, observer: &mut dyn TrainObserver) -> Result<Summary, TrainError> {
+    cfg.validate()?;
+    let splits = load_data(cfg)?;
+    match cfg.model.as_str() {
+        "lenet300" => train::<Lenet300>(cfg, &splits, out, observer),
+        "lenet5" => train::<Lenet5>(cfg, &splits, out, observer),
+        other => Err(TrainError::Config { path: None, message: format!("unknown model `{other}`") }),
+    }
+}
+
+/// Result of re-evaluating a saved run on its test set.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EvalReport {
+    pub model: String,
+    pub test_accuracy: f64,
+    pub test_loss: f64,
+    pub test_images: usize,
+}
+
+/// Loads `DIR/config.toml` and `DIR/model.safetensors` and evaluates on the test set.
+pub fn eval_run(dir: &Path) -> Result<EvalReport, TrainError> {
+    let not_run = |message: String| TrainError::NotARun { path: dir.into(), message };
+    if !dir.is_dir() {
+        return Err(not_run("no such directory".into()));
+    }
+    let config_path = dir.join("config.toml");
+    if !config_path.is_file() {
+        return Err(not_run("config.toml is missing".into()));
+    }
+    let model_path = dir.join("model.safetensors");
+    if !model_path.is_file() {
+        return Err(not_run("model.safetensors is missing (the run did not finish?)".into()));
+    }
+    let cfg = ExperimentConfig::from_toml_file(&config_path)?;
+    let splits = load_data(&cfg)?;
+    let tensors = load_safetensors(&model_path)?;
+    let test_set = if cfg.test_limit == 0 { splits.test.first(splits.test.len()) } else { splits.test.first(cfg.test_limit) };
+    let test = Prepared::new(&test_set, MNIST_PREPROCESS);
+    let info = InputInfo { channels: 1, rows: splits.test.rows(), cols: splits.test.cols(), classes: splits.train.num_classes() };
+    let eval = match cfg.model.as_str() {
+        "lenet300" => eval_model::<Lenet300>(info, &model_path, &tensors, &test)?,
+        "lenet5" => eval_model::<Lenet5>(info, &model_path, &tensors, &test)?,
+        other => return Err(not_run(format!("unknown model `{other}` in config.toml"))),
+    };
+    Ok(EvalReport { model: cfg.model, test_accuracy: eval.accuracy, test_loss: eval.loss, test_images: test.len() })
+}
+
+fn eval_model<M: ImageClassifier>(
+    info: InputInfo,
+    path: &Path,
+    tensors: &crate::export::NamedTensors,
+    test: &Prepared,
+) -> Result<crate::trainer::Evaluation, TrainError> {
+    let device = Device::flex();
+    let model = load_into(M::init(info, &device), path, tensors)?;
+    Ok(evaluate(&model, test, &device))
+}
