@@ -2,6 +2,9 @@
 
 mod progress;
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use dtprune_train::config::ExperimentConfig;
