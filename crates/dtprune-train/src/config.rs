@@ -69,8 +69,11 @@ impl From<RollbackSection> for RollbackConfig {
 }
 
 impl Default for PolicyConfig {
+    /// The dynamic performance-based policy, stopping at 95% sparsity.
     fn default() -> Self {
-        Self { name: "performance".into(), params: BTreeMap::new() }
+        let mut params = BTreeMap::new();
+        params.insert("target_sparsity".to_string(), toml::Value::Float(0.95));
+        Self { name: "performance".into(), params }
     }
 }
 
@@ -80,13 +83,13 @@ impl Default for ExperimentConfig {
             model: "lenet300".into(),
             dataset: "mnist".into(),
             data_dir: None,
-            epochs: 8,
+            epochs: 10,
             batch_size: 128,
             lr: 1e-3,
             optimizer: OptimizerKind::Adam,
             momentum: 0.9,
             weight_decay: 0.0,
-            lr_decay: 1.0,
+            lr_decay: 0.9,
             seed: 42,
             val_size: 5000,
             train_limit: 0,

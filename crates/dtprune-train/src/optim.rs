@@ -259,3 +259,113 @@ impl MaskedOptimizer {
         self.states.get(id).map_or((None, None), |s| (read(&s.first), read(&s.second)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::params::list_params;
+    use burn::nn::{Linear, LinearConfig};
+
+    #[derive(Module, Debug)]
+    struct Tiny {
+        fc: Linear,
+    }
+
+    fn tiny(device: &Device) -> Tiny {
+        Tiny { fc: LinearConfig::new(4, 3).init(device) }
+    }
+
+    fn weights(m: &Tiny) -> Vec<f32> {
+        m.fc.weight.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+    }
+
+    fn step(opt: &mut MaskedOptimizer, m: Tiny, device: &Device, seed: f32) -> Tiny {
+        let x = Tensor::<2>::from_data(TensorData::new((0..8).map(|i| (i as f32 * 0.37 + seed).sin()).collect::<Vec<_>>(), [2, 4]), device);
+        let loss = m.fc.forward(x).powi_scalar(2).sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        opt.step(0.01, m, grads)
+    }
+
+    #[test]
+    fn adam_first_step_by_hand() {
+        // w = 1, g = 0.5, lr = 0.1: m = 0.05, v = 0.00025, m^ = 0.5, v^ = 0.25,
+        // w' = 1 - 0.1 * 0.5 / (0.5 + 1e-8) = 0.9
+        let device = Device::flex();
+        let mut opt = MaskedOptimizer::new(OptimizerConfig::adam(), false);
+        let id = ParamId::new();
+        let w = Tensor::<1>::from_data(TensorData::new(vec![1.0f32], [1]), &device);
+        let g = Tensor::<1>::from_data(TensorData::new(vec![0.5f32], [1]), &device);
+        let out = opt.update(id, w, g, 0.1).into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+        assert!((out[0] - 0.9).abs() < 1e-6, "{out:?}");
+        let (m, v) = opt.state_of(&id);
+        assert!((m.unwrap()[0] - 0.05).abs() < 1e-7);
+        assert!((v.unwrap()[0] - 0.00025).abs() < 1e-9);
+    }
+
+    #[test]
+    fn sgd_momentum_by_hand() {
+        // buf = g = 0.5, w = 1 - 0.1 * 0.5 = 0.95; then buf = 0.9 * 0.5 + 0.5 = 0.95, w = 0.95 - 0.095
+        let device = Device::flex();
+        let mut opt = MaskedOptimizer::new(OptimizerConfig::sgd(0.9), false);
+        let id = ParamId::new();
+        let t = |v: f32| Tensor::<1>::from_data(TensorData::new(vec![v], [1]), &device);
+        let w = opt.update(id, t(1.0), t(0.5), 0.1);
+        let w = opt.update(id, w, t(0.5), 0.1).into_data().convert::<f32>().try_into_vec::<f32>().unwrap();
+        assert!((w[0] - 0.855).abs() < 1e-6, "{w:?}");
+    }
+
+    #[test]
+    fn masked_weights_gradients_and_moments_stay_zero() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let mut m = tiny(&device);
+        let mut opt = MaskedOptimizer::new(OptimizerConfig::adam(), false);
+        // Some steps first so the moments are nonzero everywhere.
+        for s in 0..3 {
+            m = step(&mut opt, m, &device, s as f32);
+        }
+        let info = list_params(&m).into_iter().find(|p| p.name == "fc.weight").unwrap();
+        let mask: Vec<f32> = (0..12).map(|i| if i % 3 == 0 { 0.0 } else { 1.0 }).collect();
+        opt.track_gradients(vec![info.id]);
+        opt.set_mask(info.id, mask.clone(), None);
+        m = opt.apply_pending(m);
+        let before = weights(&m);
+        for s in 0..5 {
+            m = step(&mut opt, m, &device, 10.0 + s as f32);
+            let w = weights(&m);
+            let (first, second) = opt.state_of(&info.id);
+            let (first, second) = (first.unwrap(), second.unwrap());
+            for i in 0..12 {
+                if mask[i] == 0.0 {
+                    // Exactly zero (a masked negative weight becomes -0.0, which is zero).
+                    assert_eq!(w[i], 0.0, "masked weight {i} moved");
+                    assert_eq!(first[i], 0.0, "first moment of masked weight {i}");
+                    assert_eq!(second[i], 0.0, "second moment of masked weight {i}");
+                }
+            }
+        }
+        let after = weights(&m);
+        assert!((0..12).any(|i| mask[i] == 1.0 && after[i] != before[i]), "kept weights train");
+        assert!(opt.take_grad_sq()[&info.id] > 0.0);
+    }
+
+    #[test]
+    fn regrowth_trains_the_shadow_but_not_the_module() {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        let mut m = tiny(&device);
+        let mut opt = MaskedOptimizer::new(OptimizerConfig::adam(), true);
+        let info = list_params(&m).into_iter().find(|p| p.name == "fc.weight").unwrap();
+        let mut mask = vec![1.0f32; 12];
+        mask[4] = 0.0;
+        opt.set_mask(info.id, mask, None);
+        m = opt.apply_pending(m);
+        let shadow_before = opt.shadow(&info.id).unwrap();
+        for s in 0..3 {
+            m = step(&mut opt, m, &device, s as f32);
+        }
+        assert_eq!(weights(&m)[4], 0.0);
+        let shadow_after = opt.shadow(&info.id).unwrap();
+        assert_ne!(shadow_after[4], shadow_before[4], "the masked weight's shadow keeps receiving its gradient");
+    }
+}
