@@ -17,5 +17,5 @@ pub use crate::csv::{metrics_csv, write_metrics_csv, write_run_metrics_csv};
 pub use crate::error::{ReportError, Result};
 pub use crate::history::{EpochRecord, PruneEvent, Run, Summary, TensorStats};
 pub use crate::html::{render_report, report_html};
-pub use crate::plots::{render_svg, save_plot, write_run_plots, Plot};
+pub use crate::plots::{render_svg, save_plot, write_run_plots, Plot, Sensitivity, SensitivityCurve};
 pub use crate::tb::{tb_from_history, EventWriter};

@@ -48,6 +48,28 @@ pub enum Plot<'a> {
     /// Validation accuracy vs sparsity, one curve per run (one point per epoch, final epoch
     /// highlighted): the trade-off the user chooses from.
     Tradeoff(&'a [Run]),
+    /// Validation accuracy vs pruning level, one curve per tensor pruned alone, with the
+    /// unpruned baseline and the accuracy budget as dashed lines (`dtprune sensitivity`).
+    Sensitivity(&'a Sensitivity),
+}
+
+/// Input of [`Plot::Sensitivity`]: each prunable tensor pruned alone to several levels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sensitivity {
+    /// Shown in the caption (the run name).
+    pub title: String,
+    /// Validation accuracy of the unpruned model.
+    pub baseline: f64,
+    /// Largest accepted accuracy drop; drawn as a line at `baseline - budget`.
+    pub budget: Option<f64>,
+    pub curves: Vec<SensitivityCurve>,
+}
+
+/// One tensor's points: (level = fraction of its weights pruned, validation accuracy).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SensitivityCurve {
+    pub tensor: String,
+    pub points: Vec<(f64, f64)>,
 }
 
 impl Plot<'_> {
@@ -58,6 +80,7 @@ impl Plot<'_> {
             Plot::Thresholds(_) => "thresholds",
             Plot::Sparsity(_) => "sparsity",
             Plot::Tradeoff(_) => "tradeoff",
+            Plot::Sensitivity(_) => "sensitivity",
         }
     }
 
@@ -79,6 +102,7 @@ impl Plot<'_> {
             Plot::Thresholds(run) => draw_thresholds(root, run),
             Plot::Sparsity(run) => draw_sparsity(root, run),
             Plot::Tradeoff(runs) => draw_tradeoff(root, runs),
+            Plot::Sensitivity(s) => draw_sensitivity(root, s),
         }?;
         root.present()?;
         Ok(())
@@ -108,8 +132,23 @@ pub fn save_plot(plot: Plot<'_>, path: &Path) -> Result<()> {
             crate::html::write_atomic(path, svg.as_bytes())
         }
         Some("png") => {
-            let root = BitMapBackend::new(path, plot.size()).into_drawing_area();
-            plot.draw(&root).map_err(|e| plot_err(&plot, e))
+            // Drawn to a temporary `.png` next to the target, then renamed: a failure never
+            // leaves a half-written image under the final name.
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let tmp = parent.join(format!(".{name}.{}.tmp.png", std::process::id()));
+            let drawn = {
+                let root = BitMapBackend::new(&tmp, plot.size()).into_drawing_area();
+                plot.draw(&root).map_err(|e| plot_err(&plot, e))
+            };
+            let result = drawn.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| ReportError::io(path, e)));
+            if result.is_err() {
+                let _ = std::fs::remove_file(&tmp);
+            }
+            result
         }
         _ => Err(ReportError::PlotFormat {
             path: path.to_path_buf(),
@@ -173,6 +212,8 @@ struct Series {
     markers: bool,
     /// Draw this point as a large marker (the final epoch of a trade-off curve).
     highlight: Option<(f64, f64)>,
+    /// Dashed reference line (baseline, budget) instead of a data curve.
+    dashed: bool,
 }
 
 impl Series {
@@ -184,6 +225,7 @@ impl Series {
             width: 2,
             markers: true,
             highlight: None,
+            dashed: false,
         }
     }
 }
@@ -409,6 +451,56 @@ where
     draw_panel(root, &panel)
 }
 
+fn draw_sensitivity<DB>(root: &DrawingArea<DB, Shift>, s: &Sensitivity) -> Result<(), Box<dyn Error>>
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+{
+    let mut series: Vec<Series> = s
+        .curves
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut points = c.points.clone();
+            points.sort_by(|a, b| a.0.total_cmp(&b.0));
+            Series::line(c.tensor.clone(), points, color(i))
+        })
+        .filter(|s| !s.points.is_empty())
+        .collect();
+    let levels = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+    let lo = levels.clone().fold(f64::INFINITY, f64::min);
+    let hi = levels.fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let pad = ((hi - lo) * 0.04).max(0.01);
+    let x_range = (lo - pad).max(-0.02)..(hi + pad).min(1.02);
+    if !series.is_empty() && s.baseline.is_finite() {
+        let reference = |label: String, y: f64, c: RGBColor| Series {
+            width: 1,
+            markers: false,
+            dashed: true,
+            ..Series::line(label, vec![(x_range.start, y), (x_range.end, y)], c)
+        };
+        series.push(reference(format!("baseline {:.2}%", s.baseline * 100.0), s.baseline, BLACK));
+        if let Some(b) = s.budget.filter(|b| *b > 0.0 && b.is_finite()) {
+            series.push(reference(format!("budget: baseline − {:.2} pt", b * 100.0), s.baseline - b, RGBColor(150, 150, 150)));
+        }
+    }
+    let panel = Panel {
+        caption: format!("{}: sensitivity (each tensor pruned alone)", s.title),
+        x_desc: "fraction of the tensor's weights pruned",
+        y_desc: "validation accuracy",
+        x_range,
+        integer_x: false,
+        series,
+        marks: &[],
+        legend_pos: SeriesLabelPosition::LowerLeft,
+        log_y: false,
+        y_clamp: Some((0.0, 1.0)),
+        empty_message: "no sensitivity measurements",
+    };
+    draw_panel(root, &panel)
+}
+
 /// Epochs that had prune / rollback events.
 fn event_marks(run: &Run) -> Vec<(f64, Mark)> {
     let mut out = Vec::new();
@@ -573,10 +665,19 @@ where
 
     for s in &panel.series {
         let c = s.color;
-        let ann = chart.draw_series(LineSeries::new(
-            s.points.iter().copied(),
-            c.stroke_width(s.width),
-        ))?;
+        let ann = if s.dashed {
+            chart.draw_series(DashedLineSeries::new(
+                s.points.iter().copied(),
+                8,
+                5,
+                c.stroke_width(s.width),
+            ))?
+        } else {
+            chart.draw_series(LineSeries::new(
+                s.points.iter().copied(),
+                c.stroke_width(s.width),
+            ))?
+        };
         ann.label(s.label.clone()).legend(move |(lx, ly)| {
             PathElement::new(vec![(lx, ly), (lx + 18, ly)], c.stroke_width(3))
         });
@@ -728,6 +829,31 @@ mod tests {
             let svg = render_svg(p).unwrap();
             assert!(svg.contains("</svg>"));
         }
+    }
+
+    #[test]
+    fn sensitivity_plot_has_curves_baseline_and_budget() {
+        let s = Sensitivity {
+            title: "run".into(),
+            baseline: 0.97,
+            budget: Some(0.005),
+            curves: vec![
+                SensitivityCurve { tensor: "fc1.weight".into(), points: vec![(0.9, 0.96), (0.5, 0.97)] },
+                SensitivityCurve { tensor: "fc3.weight".into(), points: vec![(0.5, 0.95), (0.9, 0.6)] },
+            ],
+        };
+        let svg = render_svg(Plot::Sensitivity(&s)).unwrap();
+        for text in ["fc1.weight", "fc3.weight", "baseline 97.00%", "budget", "90%"] {
+            assert!(svg.contains(text), "missing {text}");
+        }
+        let d = tempfile::tempdir().unwrap();
+        save_plot(Plot::Sensitivity(&s), &d.path().join("sensitivity.png")).unwrap();
+        let png = std::fs::read(d.path().join("sensitivity.png")).unwrap();
+        assert_eq!(&png[..4], b"\x89PNG");
+        // Only the final file remains: the temporary PNG was renamed.
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+        let empty = Sensitivity { curves: vec![], ..s };
+        assert!(render_svg(Plot::Sensitivity(&empty)).unwrap().contains("no sensitivity measurements"));
     }
 
     #[test]

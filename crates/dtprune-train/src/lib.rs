@@ -2,7 +2,8 @@
 //!
 //! Built-in models ([`models`]), generic parameter walks ([`params`]), mask-aware optimizers
 //! ([`optim`]), the training loop with pruning hooks ([`trainer`]), per-epoch monitoring
-//! ([`monitor`]) and safetensors export ([`export`]). The pruning decisions themselves come
+//! ([`monitor`]), safetensors export ([`export`]) and per-tensor sensitivity analysis of a
+//! finished run ([`sensitivity`]). The pruning decisions themselves come
 //! from the framework-free `dtprune-prune`.
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod monitor;
 pub mod optim;
 pub mod params;
 pub mod run;
+pub mod sensitivity;
 pub mod trainer;
 
 pub use config::ExperimentConfig;
@@ -41,4 +43,7 @@ pub enum TrainError {
     Tensor { path: PathBuf, tensor: String, message: String },
     #[error("{path}: not a dtprune run directory: {message}")]
     NotARun { path: PathBuf, message: String },
+    /// Writing a plot or table through `dtprune-report`.
+    #[error(transparent)]
+    Report(#[from] dtprune_report::ReportError),
 }

@@ -3,14 +3,14 @@
 
 use crate::config::ExperimentConfig;
 use crate::data::Prepared;
-use crate::export::{load_into, load_safetensors};
+use crate::export::{load_into, load_safetensors, NamedTensors};
 use crate::graph::MNIST_PREPROCESS;
 use crate::models::{ImageClassifier, InputInfo, Lenet300, Lenet5};
 use crate::trainer::{evaluate, train, Summary, TrainObserver};
 use crate::TrainError;
 use burn::prelude::*;
 use dtprune_data::ImageSplits;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The data a config asks for.
 pub fn load_data(cfg: &ExperimentConfig) -> Result<ImageSplits, TrainError> {
@@ -48,8 +48,16 @@ pub struct EvalReport {
     pub test_images: usize,
 }
 
-/// Loads `DIR/config.toml` and `DIR/model.safetensors` and evaluates on the test set.
-pub fn eval_run(dir: &Path) -> Result<EvalReport, TrainError> {
+/// A finished run directory, checked: its config and its saved model's tensors.
+pub struct RunFiles {
+    pub cfg: ExperimentConfig,
+    pub model_path: PathBuf,
+    pub tensors: NamedTensors,
+}
+
+/// Opens `DIR/config.toml` and `DIR/model.safetensors`; a missing directory or file is a
+/// [`TrainError::NotARun`] naming what is missing.
+pub fn open_run(dir: &Path) -> Result<RunFiles, TrainError> {
     let not_run = |message: String| TrainError::NotARun { path: dir.into(), message };
     if !dir.is_dir() {
         return Err(not_run("no such directory".into()));
@@ -63,26 +71,38 @@ pub fn eval_run(dir: &Path) -> Result<EvalReport, TrainError> {
         return Err(not_run("model.safetensors is missing (the run did not finish?)".into()));
     }
     let cfg = ExperimentConfig::from_toml_file(&config_path)?;
-    let splits = load_data(&cfg)?;
     let tensors = load_safetensors(&model_path)?;
-    let test_set = if cfg.test_limit == 0 { splits.test.first(splits.test.len()) } else { splits.test.first(cfg.test_limit) };
-    let test = Prepared::new(&test_set, MNIST_PREPROCESS);
-    let info = InputInfo { channels: 1, rows: splits.test.rows(), cols: splits.test.cols(), classes: splits.train.num_classes() };
-    let eval = match cfg.model.as_str() {
-        "lenet300" => eval_model::<Lenet300>(info, &model_path, &tensors, &test)?,
-        "lenet5" => eval_model::<Lenet5>(info, &model_path, &tensors, &test)?,
-        other => return Err(not_run(format!("unknown model `{other}` in config.toml"))),
-    };
-    Ok(EvalReport { model: cfg.model, test_accuracy: eval.accuracy, test_loss: eval.loss, test_images: test.len() })
+    Ok(RunFiles { cfg, model_path, tensors })
 }
 
-fn eval_model<M: ImageClassifier>(
-    info: InputInfo,
-    path: &Path,
-    tensors: &crate::export::NamedTensors,
-    test: &Prepared,
-) -> Result<crate::trainer::Evaluation, TrainError> {
+/// The model's input description for a data set.
+pub fn input_info(splits: &ImageSplits) -> InputInfo {
+    InputInfo { channels: 1, rows: splits.test.rows(), cols: splits.test.cols(), classes: splits.train.num_classes() }
+}
+
+/// A run's saved weights loaded into a fresh `M` on the inference device.
+pub fn load_model<M: ImageClassifier>(info: InputInfo, run: &RunFiles, device: &Device) -> Result<M, TrainError> {
+    load_into(M::init(info, device), &run.model_path, &run.tensors)
+}
+
+/// Loads `DIR/config.toml` and `DIR/model.safetensors` and evaluates on the test set.
+pub fn eval_run(dir: &Path) -> Result<EvalReport, TrainError> {
+    let run = open_run(dir)?;
+    let cfg = &run.cfg;
+    let splits = load_data(cfg)?;
+    let test_set = if cfg.test_limit == 0 { splits.test.first(splits.test.len()) } else { splits.test.first(cfg.test_limit) };
+    let test = Prepared::new(&test_set, MNIST_PREPROCESS);
+    let info = input_info(&splits);
+    let eval = match cfg.model.as_str() {
+        "lenet300" => eval_model::<Lenet300>(info, &run, &test)?,
+        "lenet5" => eval_model::<Lenet5>(info, &run, &test)?,
+        other => return Err(TrainError::NotARun { path: dir.into(), message: format!("unknown model `{other}` in config.toml") }),
+    };
+    Ok(EvalReport { model: run.cfg.model.clone(), test_accuracy: eval.accuracy, test_loss: eval.loss, test_images: test.len() })
+}
+
+fn eval_model<M: ImageClassifier>(info: InputInfo, run: &RunFiles, test: &Prepared) -> Result<crate::trainer::Evaluation, TrainError> {
     let device = Device::flex();
-    let model = load_into(M::init(info, &device), path, tensors)?;
+    let model = load_model::<M>(info, run, &device)?;
     Ok(evaluate(&model, test, &device))
 }
