@@ -119,10 +119,7 @@ impl ExperimentConfig {
     /// Checks every value's range; the message names the key and the valid range.
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |message: String| Err(TrainError::Config { path: None, message });
-        if !crate::models::REGISTRY.iter().any(|m| m.name == self.model) {
-            let names: Vec<&str> = crate::models::REGISTRY.iter().map(|m| m.name).collect();
-            return bad(format!("unknown model `{}`; valid: {}", self.model, names.join(", ")));
-        }
+        crate::models::model(&self.model)?;
         if self.dataset != "mnist" && self.dataset != "idx" {
             return bad(format!("unknown dataset `{}`; valid: mnist, idx", self.dataset));
         }

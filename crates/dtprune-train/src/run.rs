@@ -5,8 +5,8 @@ use crate::config::ExperimentConfig;
 use crate::data::Prepared;
 use crate::export::{load_into, load_safetensors, NamedTensors};
 use crate::graph::MNIST_PREPROCESS;
-use crate::models::{ImageClassifier, InputInfo, Lenet300, Lenet5};
-use crate::trainer::{evaluate, train, Summary, TrainObserver};
+use crate::models::{ImageClassifier, InputInfo};
+use crate::trainer::{Summary, TrainObserver};
 use crate::TrainError;
 use burn::prelude::*;
 use dtprune_data::ImageSplits;
@@ -32,11 +32,7 @@ pub fn load_data(cfg: &ExperimentConfig) -> Result<ImageSplits, TrainError> {
 pub fn train_config(cfg: &ExperimentConfig, out: &Path, observer: &mut dyn TrainObserver) -> Result<Summary, TrainError> {
     cfg.validate()?;
     let splits = load_data(cfg)?;
-    match cfg.model.as_str() {
-        "lenet300" => train::<Lenet300>(cfg, &splits, out, observer),
-        "lenet5" => train::<Lenet5>(cfg, &splits, out, observer),
-        other => Err(TrainError::Config { path: None, message: format!("unknown model `{other}`") }),
-    }
+    crate::models::model(&cfg.model)?.runner.train(cfg, &splits, out, observer)
 }
 
 /// Result of re-evaluating a saved run on its test set.
@@ -93,16 +89,8 @@ pub fn eval_run(dir: &Path) -> Result<EvalReport, TrainError> {
     let test_set = if cfg.test_limit == 0 { splits.test.first(splits.test.len()) } else { splits.test.first(cfg.test_limit) };
     let test = Prepared::new(&test_set, MNIST_PREPROCESS);
     let info = input_info(&splits);
-    let eval = match cfg.model.as_str() {
-        "lenet300" => eval_model::<Lenet300>(info, &run, &test)?,
-        "lenet5" => eval_model::<Lenet5>(info, &run, &test)?,
-        other => return Err(TrainError::NotARun { path: dir.into(), message: format!("unknown model `{other}` in config.toml") }),
-    };
+    let model = crate::models::model(&cfg.model).map_err(|_| TrainError::NotARun { path: dir.into(), message: format!("unknown model `{}` in config.toml", cfg.model) })?;
+    let eval = model.runner.evaluate(info, &run, &test)?;
     Ok(EvalReport { model: run.cfg.model.clone(), test_accuracy: eval.accuracy, test_loss: eval.loss, test_images: test.len() })
 }
 
-fn eval_model<M: ImageClassifier>(info: InputInfo, run: &RunFiles, test: &Prepared) -> Result<crate::trainer::Evaluation, TrainError> {
-    let device = Device::flex();
-    let model = load_model::<M>(info, run, &device)?;
-    Ok(evaluate(&model, test, &device))
-}

@@ -9,7 +9,7 @@
 use crate::data::Prepared;
 use crate::graph::MNIST_PREPROCESS;
 use crate::io::{write_atomic, write_json};
-use crate::models::{ImageClassifier, InputInfo, Lenet300, Lenet5};
+use crate::models::{ImageClassifier, InputInfo};
 use crate::params::{read_params, write_params};
 use crate::run::{input_info, load_data, load_model, open_run, RunFiles};
 use crate::trainer::{evaluate, prunable_params};
@@ -147,11 +147,9 @@ pub fn sensitivity(dir: &Path, levels: &[f64], budget: f64) -> Result<Sensitivit
     let splits = load_data(&run.cfg)?;
     let val = Prepared::new(&splits.val, MNIST_PREPROCESS);
     let info = input_info(&splits);
-    let (baseline, rows) = match run.cfg.model.as_str() {
-        "lenet300" => measure::<Lenet300>(info, &run, &val, &levels)?,
-        "lenet5" => measure::<Lenet5>(info, &run, &val, &levels)?,
-        other => return Err(TrainError::NotARun { path: dir.into(), message: format!("unknown model `{other}` in config.toml") }),
-    };
+    let model = crate::models::model(&run.cfg.model)
+        .map_err(|_| TrainError::NotARun { path: dir.into(), message: format!("unknown model `{}` in config.toml", run.cfg.model) })?;
+    let (baseline, rows) = model.runner.sensitivity(info, &run, &val, &levels)?;
     let suggestions = suggest(&rows, budget);
     let mut report = SensitivityReport {
         run: dir.to_path_buf(),
@@ -169,7 +167,7 @@ pub fn sensitivity(dir: &Path, levels: &[f64], budget: f64) -> Result<Sensitivit
 }
 
 /// Baseline validation accuracy and one row per (tensor, level).
-fn measure<M: ImageClassifier>(info: InputInfo, run: &RunFiles, val: &Prepared, levels: &[f64]) -> Result<(f64, Vec<SensitivityRow>), TrainError> {
+pub(crate) fn measure<M: ImageClassifier>(info: InputInfo, run: &RunFiles, val: &Prepared, levels: &[f64]) -> Result<(f64, Vec<SensitivityRow>), TrainError> {
     let device = Device::flex();
     let model = load_model::<M>(info, run, &device)?;
     let prunable = prunable_params(&model, &run.cfg.prune_only);
