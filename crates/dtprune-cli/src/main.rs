@@ -115,6 +115,9 @@ struct TrainArgs {
     momentum: Option<f64>,
     #[arg(long)]
     weight_decay: Option<f64>,
+    /// Multiply the learning rate by this after every epoch.
+    #[arg(long)]
+    lr_decay: Option<f64>,
     #[arg(long)]
     seed: Option<u64>,
     #[arg(long)]
@@ -128,6 +131,9 @@ struct TrainArgs {
     /// Pruning policy (`dtprune policies`); `a+b` combines a structure and a weight policy.
     #[arg(long)]
     policy: Option<String>,
+    /// Prune only tensors whose dotted names match this glob, e.g. `fc*.weight` (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    prune_only: Vec<String>,
     /// A policy parameter, `key=value` (repeatable).
     #[arg(long = "policy-param", short = 'P', value_name = "KEY=VALUE")]
     policy_params: Vec<String>,
@@ -214,15 +220,10 @@ fn run(cli: Cli) -> Result<()> {
 }
 
 fn print_policies() {
-    use dtprune_prune::params::ParamKind;
     for p in dtprune_prune::policy::REGISTRY {
         println!("{:<18} [{}] {}", p.name, p.family, p.summary);
         for s in p.params {
-            let range = match s.kind {
-                ParamKind::Choice(_) | ParamKind::Bool => s.kind.range_text(),
-                _ => s.kind.range_text(),
-            };
-            println!("    {:<18} default {:<10} range {:<22} {}", s.name, s.default.to_string(), range, s.help);
+            println!("    {:<18} default {:<10} range {:<22} {}", s.name, s.default.to_string(), s.kind.range_text(), s.help);
         }
     }
     println!("\nCombine a structure policy with a weight policy as `structure+NAME`.");
@@ -282,7 +283,10 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
     }
-    set!(model, dataset, epochs, batch_size, lr, momentum, weight_decay, seed, val_size, train_limit, test_limit);
+    set!(model, dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit);
+    if !a.prune_only.is_empty() {
+        c.prune_only = a.prune_only.clone();
+    }
     if let Some(d) = &a.data_dir {
         c.data_dir = Some(d.clone());
     }
