@@ -54,6 +54,7 @@ impl ParamKind {
                 let lo = if *open_min { "(" } else { "[" };
                 format!("{lo}{min}, {max}]")
             }
+            ParamKind::Int { min, max } if *max == i64::MAX => format!("[{min}, inf) (integer)"),
             ParamKind::Int { min, max } => format!("[{min}, {max}] (integer)"),
             ParamKind::Choice(words) => words.join(" | "),
             ParamKind::Bool => "true | false".into(),
