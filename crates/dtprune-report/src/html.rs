@@ -475,6 +475,11 @@ pub(crate) fn esc(s: &str) -> String {
 fn json_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
+        serde_json::Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), sig),
+        // Nested objects (policy parameters, per-part parameters of a composite) as
+        // `key=value` pairs, one per line, so wide values do not push the other runs off screen.
+        serde_json::Value::Object(map) => map.iter().map(|(k, v)| format!("{k}={}", json_text(v))).collect::<Vec<_>>().join("\n"),
         other => other.to_string(),
     }
 }
@@ -565,7 +570,7 @@ header h1 { margin: 0 0 4px; font-size: 24px; }
 h2 { font-size: 19px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 2px solid var(--line); }
 h3 { font-size: 15px; margin: 22px 0 8px; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: pre-line; }
 thead th { background: var(--head); font-weight: 600; border-bottom: 2px solid var(--line); }
 th[scope=row], td.name { text-align: left; }
 th[scope=row] { font-weight: 500; color: var(--muted); }
