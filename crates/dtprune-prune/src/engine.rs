@@ -101,14 +101,18 @@ pub struct Outcome {
     pub changed: bool,
 }
 
-/// A prune event waiting to be judged.
+/// Pruning waiting to be judged: everything removed since the last judgement, with each
+/// weight's value at the moment it was removed, so a rollback restores it bit for bit.
+/// Step-level pruning during epoch `e` forms one unit with `after_epoch = e - 1`: it is judged
+/// like a prune event at the end of epoch `e - 1`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Pending {
-    epoch: usize,
+    /// The epoch after whose end the pruned model started training.
+    after_epoch: usize,
+    /// Validation accuracy just before the first removal.
     val_before: f64,
-    values_before: Vec<Vec<f32>>,
-    masks_before: Vec<Mask>,
-    masks_after: Vec<Mask>,
+    /// Per tensor: (flat index, value before removal).
+    removed: Vec<Vec<(usize, f32)>>,
 }
 
 pub struct PruningEngine {
@@ -120,6 +124,8 @@ pub struct PruningEngine {
     /// Smallest fraction of a tensor's weights the guard keeps (at least one weight).
     min_keep: f64,
     pending: Option<Pending>,
+    /// Validation accuracy at the last epoch end (the reference for step-level pruning).
+    last_val: Option<f64>,
     prune_events: usize,
     rollbacks: usize,
 }
@@ -128,7 +134,7 @@ impl PruningEngine {
     pub fn new(policy: Box<dyn ThresholdPolicy>, specs: Vec<PrunableSpec>, rollback: RollbackConfig, min_keep: f64) -> Self {
         let masks = specs.iter().map(|s| Mask::ones(s.numel())).collect();
         let thresholds = vec![None; specs.len()];
-        Self { policy, specs, masks, thresholds, rollback, min_keep, pending: None, prune_events: 0, rollbacks: 0 }
+        Self { policy, specs, masks, thresholds, rollback, min_keep, pending: None, last_val: None, prune_events: 0, rollbacks: 0 }
     }
 
     pub fn specs(&self) -> &[PrunableSpec] {
@@ -179,7 +185,7 @@ impl PruningEngine {
         serde_json::json!({
             "masks_sparsity": self.masks.iter().map(Mask::sparsity).collect::<Vec<_>>(),
             "thresholds": self.thresholds,
-            "pending_epoch": self.pending.as_ref().map(|p| p.epoch),
+            "pending_after_epoch": self.pending.as_ref().map(|p| p.after_epoch),
             "prune_events": self.prune_events,
             "rollbacks": self.rollbacks,
             "policy": self.policy.state(),
@@ -190,7 +196,9 @@ impl PruningEngine {
     /// policy. `values` are the host copies of the prunable tensors, in spec order.
     pub fn on_epoch_end(&mut self, m: RunMetrics, values: &mut [Vec<f32>]) -> Outcome {
         let mut out = Outcome::default();
-        if let Some(event) = self.judge_pending(&m, values) {
+        let judged = self.judge_pending(&m, values);
+        self.last_val = Some(m.val_accuracy);
+        if let Some(event) = judged {
             out.events.push(event);
             out.changed = true;
             // The model just changed back; let it train before the next decision.
@@ -206,6 +214,11 @@ impl PruningEngine {
     /// A step-level pruning point (policies with a [`ThresholdPolicy::step_interval`]).
     pub fn on_step(&mut self, m: RunMetrics, values: &mut [Vec<f32>]) -> Outcome {
         let mut out = Outcome::default();
+        // Step-level pruning in epoch e joins the unit judged as "after epoch e - 1"; while an
+        // older unit is still recovering, wait.
+        if self.pending.as_ref().is_some_and(|p| p.after_epoch + 1 != m.epoch) {
+            return out;
+        }
         self.run_policy(m, false, values, &mut out);
         out
     }
@@ -239,8 +252,7 @@ impl PruningEngine {
         drop(views);
         assert_eq!(decision.tensors.len(), self.specs.len(), "policy `{}` decided for the wrong number of tensors", self.policy.name());
 
-        let values_before: Vec<Vec<f32>> = values.to_vec();
-        let masks_before = self.masks.clone();
+        let mut removed: Vec<Vec<(usize, f32)>> = vec![Vec::new(); self.specs.len()];
         let mut any_pruned = false;
         for (i, d) in decision.tensors.into_iter().enumerate() {
             let spec = &self.specs[i];
@@ -268,6 +280,11 @@ impl PruningEngine {
             if regrown > 0 {
                 out.events.push(self.event(EventKind::Regrow, i, Some(regrown), m.step, d.reason));
             }
+            for j in 0..mask.len() {
+                if self.masks[i].keeps(j) && !mask.keeps(j) {
+                    removed[i].push((j, values[i][j]));
+                }
+            }
             if !self.policy.allows_regrowth() {
                 mask.apply(&mut values[i]);
             }
@@ -278,14 +295,15 @@ impl PruningEngine {
         }
         if any_pruned {
             self.prune_events += 1;
-            if epoch_end && self.rollback.enabled {
-                self.pending = Some(Pending {
-                    epoch: m.epoch,
-                    val_before: m.val_accuracy,
-                    values_before,
-                    masks_before,
-                    masks_after: self.masks.clone(),
-                });
+            if self.rollback.enabled && self.policy.supports_rollback() {
+                let (after_epoch, val_before) = if epoch_end { (m.epoch, Some(m.val_accuracy)) } else { (m.epoch - 1, self.last_val) };
+                // Without a validation figure from before the pruning there is nothing to judge.
+                if let Some(val_before) = val_before {
+                    let pending = self.pending.get_or_insert_with(|| Pending { after_epoch, val_before, removed: vec![Vec::new(); removed.len()] });
+                    for (all, new) in pending.removed.iter_mut().zip(removed) {
+                        all.extend(new);
+                    }
+                }
             }
         }
     }
@@ -308,7 +326,7 @@ impl PruningEngine {
 
     /// If the pending event's recovery period is over, confirm it or roll it back.
     fn judge_pending(&mut self, m: &RunMetrics, values: &mut [Vec<f32>]) -> Option<PruneEvent> {
-        let due = self.pending.as_ref().is_some_and(|p| m.epoch >= p.epoch + self.rollback.recovery_epochs);
+        let due = self.pending.as_ref().is_some_and(|p| m.epoch >= p.after_epoch + self.rollback.recovery_epochs);
         if !due {
             return None;
         }
@@ -317,15 +335,13 @@ impl PruningEngine {
         if fall <= self.rollback.tolerance {
             return None;
         }
-        // Restore exactly what this event removed, with its values from before the event.
+        // Restore exactly what was removed, with the values from before the removal.
         let mut restored = 0;
-        for i in 0..self.specs.len() {
-            for j in 0..self.masks[i].len() {
-                if p.masks_before[i].keeps(j) && !p.masks_after[i].keeps(j) {
-                    self.masks[i].set(j, true);
-                    values[i][j] = p.values_before[i][j];
-                    restored += 1;
-                }
+        for (i, removed) in p.removed.iter().enumerate() {
+            for &(j, value) in removed {
+                self.masks[i].set(j, true);
+                values[i][j] = value;
+                restored += 1;
             }
         }
         self.rollbacks += 1;
@@ -340,7 +356,7 @@ impl PruningEngine {
                 "val acc fell {:.4} (from {:.4} to {:.4}) > tolerance {}; restored {restored} weights, policy made more conservative",
                 fall, p.val_before, m.val_accuracy, self.rollback.tolerance
             ),
-            event_epoch: Some(p.epoch),
+            event_epoch: Some(p.after_epoch),
             step: m.step,
         })
     }
@@ -354,6 +370,7 @@ impl PruningEngine {
 mod tests {
     use super::*;
     use crate::policy::build;
+    use crate::policy::threshold::{prune_all_below, thresholds_for_sparsity, Scope};
     use std::collections::BTreeMap;
 
     fn specs() -> Vec<PrunableSpec> {
@@ -367,11 +384,65 @@ mod tests {
         RunMetrics { epoch, epochs: 10, step: epoch * 10, steps_per_epoch: 10, train_loss: 0.3, val_loss: 0.3, val_accuracy: val, best_val_accuracy: val.max(0.9) }
     }
 
+    /// Prunes each tensor to `sparsity` by magnitude at the first epoch end (or at every step
+    /// in `steps`), and accepts rollback — the engine's view of a dynamic policy.
+    struct Fixed {
+        sparsity: f64,
+        steps: bool,
+        done: bool,
+    }
+
+    impl ThresholdPolicy for Fixed {
+        fn name(&self) -> &str {
+            "fixed"
+        }
+        fn step_interval(&self) -> Option<usize> {
+            self.steps.then_some(1)
+        }
+        fn decide(&mut self, obs: &crate::Observation) -> Option<crate::Decision> {
+            if self.done || obs.epoch_end == self.steps {
+                return None;
+            }
+            self.done = !self.steps;
+            let taus = thresholds_for_sparsity(obs.tensors, self.sparsity, Scope::PerTensor);
+            if self.steps {
+                self.sparsity += 0.25; // each step prunes further
+            }
+            Some(prune_all_below(obs.tensors, &taus, "fixed"))
+        }
+    }
+
     fn oneshot(sparsity: f64) -> Box<dyn ThresholdPolicy> {
+        Box::new(Fixed { sparsity, steps: false, done: false })
+    }
+
+    #[test]
+    fn baselines_are_never_rolled_back() {
         let mut g = BTreeMap::new();
-        g.insert("sparsity".into(), toml::Value::Float(sparsity));
-        g.insert("scope".into(), toml::Value::String("tensor".into()));
-        build("oneshot", &g).unwrap().0
+        g.insert("sparsity".into(), toml::Value::Float(0.5));
+        let policy = build("oneshot", &g).unwrap().0;
+        let mut e = PruningEngine::new(policy, specs(), RollbackConfig::default(), 0.0);
+        let mut v = vec![vec![0.1, -0.4, 0.3, 0.2], vec![1.0, 0.5]];
+        e.on_epoch_end(metrics(1, 0.90), &mut v);
+        let out = e.on_epoch_end(metrics(2, 0.50), &mut v);
+        assert!(out.events.iter().all(|x| x.kind != EventKind::Rollback));
+    }
+
+    #[test]
+    fn step_level_pruning_of_an_epoch_is_rolled_back_as_one_unit() {
+        let policy = Box::new(Fixed { sparsity: 0.25, steps: true, done: false });
+        let mut e = PruningEngine::new(policy, specs(), RollbackConfig::default(), 0.0);
+        let original = vec![vec![0.1, -0.4, 0.3, 0.2], vec![1.0, 0.5]];
+        let mut v = original.clone();
+        e.on_epoch_end(metrics(1, 0.90), &mut v); // reference accuracy
+        e.on_step(metrics(2, f64::NAN), &mut v); // prunes 0.1 and 0.5
+        e.on_step(metrics(2, f64::NAN), &mut v); // 50%: now 0.2 goes too
+        assert_eq!(v[0], vec![0.0, -0.4, 0.3, 0.0]);
+        let out = e.on_epoch_end(metrics(2, 0.80), &mut v);
+        assert_eq!(out.events[0].kind, EventKind::Rollback);
+        assert_eq!(out.events[0].count, Some(3));
+        assert_eq!(v, original);
+        assert_eq!(e.sparsity(), 0.0);
     }
 
     #[test]

@@ -28,6 +28,10 @@ impl ThresholdPolicy for Composite {
         self.members.iter().all(|m| m.allows_regrowth())
     }
 
+    fn supports_rollback(&self) -> bool {
+        self.members.iter().any(|m| m.supports_rollback())
+    }
+
     fn decide(&mut self, obs: &Observation) -> Option<Decision> {
         let decisions: Vec<Decision> = self.members.iter_mut().filter_map(|m| m.decide(obs)).collect();
         if decisions.is_empty() {

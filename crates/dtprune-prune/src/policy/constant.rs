@@ -48,6 +48,10 @@ pub struct Constant {
 }
 
 impl ThresholdPolicy for Constant {
+    fn supports_rollback(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "constant"
     }

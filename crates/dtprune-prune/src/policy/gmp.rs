@@ -99,6 +99,10 @@ impl Gmp {
 }
 
 impl ThresholdPolicy for Gmp {
+    fn supports_rollback(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "gmp"
     }

@@ -107,6 +107,12 @@ pub trait ThresholdPolicy: Send {
         false
     }
 
+    /// Whether the engine may undo this policy's pruning when validation accuracy falls. The
+    /// baselines say no: they must behave as in the toolkits they stand for.
+    fn supports_rollback(&self) -> bool {
+        true
+    }
+
     /// Decide thresholds and masks now; `None` when the policy does nothing at this point.
     fn decide(&mut self, obs: &Observation) -> Option<Decision>;
 

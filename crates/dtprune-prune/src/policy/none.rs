@@ -13,6 +13,10 @@ pub const INFO: PolicyInfo = PolicyInfo {
 pub struct NoPruning;
 
 impl ThresholdPolicy for NoPruning {
+    fn supports_rollback(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "none"
     }

@@ -41,6 +41,10 @@ pub struct OneShot {
 }
 
 impl ThresholdPolicy for OneShot {
+    fn supports_rollback(&self) -> bool {
+        false
+    }
+
     fn name(&self) -> &str {
         "oneshot"
     }

@@ -2,7 +2,7 @@
 //! accuracy stays within `budget` of the best seen, raise τ (prune more); when it falls further,
 //! lower τ (prune less). Optionally stop at a target sparsity.
 
-use super::threshold::{thresholds_for_sparsity, Scope, ThresholdInit, INIT_PARAMS};
+use super::threshold::{keep_masks, thresholds_for_sparsity, Scope, ThresholdInit, INIT_PARAMS};
 use super::{prune_below, Decision, Observation, PolicyInfo, TensorDecision, ThresholdPolicy};
 use crate::params::{ParamKind, ParamSpec, ParamValue};
 
@@ -50,6 +50,12 @@ pub const INFO: PolicyInfo = PolicyInfo {
             default: ParamValue::Float(0.0),
             help: "stop pruning at this overall sparsity (0: no target)",
         },
+        ParamSpec {
+            name: "frequency",
+            kind: ParamKind::Int { min: 0, max: i64::MAX },
+            default: ParamValue::Int(0),
+            help: "0: prune at epoch ends; N: ramp tau to the epoch's decision over the next epoch, pruning every N steps",
+        },
     ],
     build: |p| {
         let end = p.int("end_epoch") as usize;
@@ -65,7 +71,9 @@ pub const INFO: PolicyInfo = PolicyInfo {
             begin_epoch: begin,
             end_epoch: end,
             target: p.float("target_sparsity"),
+            frequency: p.int("frequency") as usize,
             taus: None,
+            ramp: None,
         }))
     },
 };
@@ -78,7 +86,47 @@ pub struct Performance {
     begin_epoch: usize,
     end_epoch: usize,
     target: f64,
+    frequency: usize,
+    /// τ decided at the last epoch end (and reached, when ramping).
     taus: Option<Vec<f32>>,
+    ramp: Option<Ramp>,
+}
+
+/// With `frequency > 0`, τ moves from `from` to `to` linearly over epoch `epoch`, one prune
+/// every `frequency` steps, so weights go a few at a time as in gradual magnitude pruning while
+/// the direction and size of each move stay performance-driven.
+#[derive(Debug, Clone, PartialEq)]
+struct Ramp {
+    epoch: usize,
+    from: Vec<f32>,
+    to: Vec<f32>,
+}
+
+impl Performance {
+    fn prune_to(&self, obs: &Observation, taus: &[f32], reason: &str) -> Decision {
+        // Never overshoot the target: cap τ at the magnitude that reaches it exactly.
+        let caps = (self.target > 0.0).then(|| thresholds_for_sparsity(obs.tensors, self.target, Scope::Global));
+        Decision {
+            tensors: obs
+                .tensors
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    let tau = caps.as_ref().map_or(taus[i], |c| taus[i].min(c[i]));
+                    TensorDecision { threshold: Some(tau), mask: prune_below(t, tau), reason: reason.to_string() }
+                })
+                .collect(),
+        }
+    }
+
+    /// A step inside a ramp: prune at the interpolated τ.
+    fn ramp_step(&self, obs: &Observation) -> Option<Decision> {
+        let ramp = self.ramp.as_ref().filter(|r| r.epoch == obs.epoch)?;
+        let into_epoch = obs.step.saturating_sub((obs.epoch - 1) * obs.steps_per_epoch);
+        let progress = (into_epoch as f64 / obs.steps_per_epoch.max(1) as f64).clamp(0.0, 1.0) as f32;
+        let taus: Vec<f32> = ramp.from.iter().zip(&ramp.to).map(|(a, b)| a + (b - a) * progress).collect();
+        Some(self.prune_to(obs, &taus, &format!("ramping tau to this epoch's target ({:.0}% of the way)", progress * 100.0)))
+    }
 }
 
 impl ThresholdPolicy for Performance {
@@ -86,11 +134,18 @@ impl ThresholdPolicy for Performance {
         "performance"
     }
 
+    fn step_interval(&self) -> Option<usize> {
+        (self.frequency > 0).then_some(self.frequency)
+    }
+
     fn decide(&mut self, obs: &Observation) -> Option<Decision> {
-        if !obs.epoch_end || obs.epoch < self.begin_epoch || (self.end_epoch != 0 && obs.epoch > self.end_epoch) {
+        if self.target > 0.0 && obs.sparsity() >= self.target {
             return None;
         }
-        if self.target > 0.0 && obs.sparsity() >= self.target {
+        if !obs.epoch_end {
+            return self.ramp_step(obs);
+        }
+        if obs.epoch < self.begin_epoch || (self.end_epoch != 0 && obs.epoch > self.end_epoch) {
             return None;
         }
         let drop = obs.best_val_accuracy - obs.val_accuracy;
@@ -105,25 +160,22 @@ impl ThresholdPolicy for Performance {
                 format!("val acc {:.4} within budget {} of best {:.4}: tau *= {:.3}", obs.val_accuracy, self.budget, obs.best_val_accuracy, 1.0 + self.raise),
             ),
         };
-        // Never overshoot the target: cap τ at the magnitude that reaches it exactly.
-        let caps = (self.target > 0.0).then(|| thresholds_for_sparsity(obs.tensors, self.target, Scope::Global));
-        let decision = Decision {
-            tensors: obs
-                .tensors
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    let tau = caps.as_ref().map_or(taus[i], |c| taus[i].min(c[i]));
-                    TensorDecision { threshold: Some(tau), mask: prune_below(t, tau), reason: reason.clone() }
-                })
-                .collect(),
-        };
+        if self.frequency > 0 {
+            // Decide now, prune gradually during the next epoch.
+            let from = self.taus.take().unwrap_or_else(|| vec![0.0; taus.len()]);
+            self.ramp = Some(Ramp { epoch: obs.epoch + 1, from, to: taus.clone() });
+            let taus_opt: Vec<Option<f32>> = taus.iter().map(|t| Some(*t)).collect();
+            self.taus = Some(taus);
+            return Some(keep_masks(obs.tensors, &taus_opt, &format!("{reason}; reached over the next epoch")));
+        }
+        let decision = self.prune_to(obs, &taus, &reason);
         self.taus = Some(taus);
         Some(decision)
     }
 
     fn on_rollback(&mut self) {
         self.raise *= 0.5;
+        self.ramp = None;
         if let Some(taus) = &mut self.taus {
             for t in taus.iter_mut() {
                 *t *= (1.0 - self.lower) as f32;
@@ -163,6 +215,35 @@ mod tests {
         // over budget (drop 0.05): tau = 3.75 * 0.5 = 1.875, prunes nothing new
         let d = pol.decide(&obs(3, 0.85, 0.90, &f.views())).unwrap();
         assert_eq!(d.tensors[0].threshold, Some(1.875));
+    }
+
+    #[test]
+    fn ramps_tau_over_the_next_epoch() {
+        // |w| = 1,2,3,4: tau0 = 2.5, decided at the end of epoch 1, reached over epoch 2
+        let mut f = Fixture::new(vec![("a", vec![4], vec![1.0, 2.0, -3.0, 4.0])]);
+        let mut pol = policy(&[("frequency", toml::Value::Integer(50))]);
+        assert_eq!(pol.step_interval(), Some(50));
+        let d = pol.decide(&obs(1, 0.9, 0.9, &f.views())).unwrap();
+        assert_eq!(d.tensors[0].threshold, Some(2.5));
+        assert_eq!(d.tensors[0].mask.pruned(), 0, "nothing pruned at the epoch end");
+        let mut step = obs(2, f64::NAN, 0.9, &[]);
+        step.epoch_end = false;
+        // halfway through epoch 2 (step 150 of 100..200): tau = 1.25 prunes |w| = 1
+        let views = f.views();
+        let mid = Observation { step: 150, tensors: &views, ..step };
+        let d = pol.decide(&mid).unwrap();
+        assert_eq!(d.tensors[0].threshold, Some(1.25));
+        assert_eq!(d.tensors[0].mask.to_f32(), vec![0.0, 1.0, 1.0, 1.0]);
+        f.apply(&d);
+        let views = f.views();
+        let end = Observation { step: 200, tensors: &views, ..step };
+        let d = pol.decide(&end).unwrap();
+        assert_eq!(d.tensors[0].threshold, Some(2.5));
+        assert_eq!(d.tensors[0].mask.to_f32(), vec![0.0, 0.0, 1.0, 1.0]);
+        // steps of another epoch are not part of the ramp
+        let views = f.views();
+        let later = Observation { epoch: 3, step: 250, tensors: &views, ..step };
+        assert!(pol.decide(&later).is_none());
     }
 
     #[test]
