@@ -165,7 +165,16 @@ fn main() {
         .with_writer(std::io::stderr)
         .init();
     if let Err(e) = run(Cli::parse()) {
-        eprintln!("error: {e:#}");
+        // The whole cause chain, but without repeating a cause a message already quotes.
+        let mut message = e.to_string();
+        for cause in e.chain().skip(1) {
+            let cause = cause.to_string();
+            if !message.contains(&cause) {
+                message.push_str(": ");
+                message.push_str(&cause);
+            }
+        }
+        eprintln!("error: {message}");
         std::process::exit(1);
     }
 }

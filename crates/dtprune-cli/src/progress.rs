@@ -151,8 +151,11 @@ fn epoch_line(r: &EpochRecord, epochs: usize) -> String {
     if let Some(e) = r.events.iter().find(|e| e.kind == EventKind::Rollback) {
         line.push_str(&format!("  ROLLBACK: {}", e.reason));
     } else if let Some(e) = r.events.iter().find(|e| e.kind == EventKind::Threshold) {
-        let old = e.old.map_or("-".to_string(), |v| format!("{v:.5}"));
-        line.push_str(&format!("  tau {old}->{:.5} ({})", e.new.unwrap_or(f32::NAN), e.reason));
+        let new = e.new.unwrap_or(f32::NAN);
+        match e.old {
+            Some(old) => line.push_str(&format!("  tau {old:.5}->{new:.5} ({})", e.reason)),
+            None => line.push_str(&format!("  tau {new:.5} ({})", e.reason)),
+        }
     }
     line
 }

@@ -196,7 +196,7 @@ impl PruningEngine {
     /// policy. `values` are the host copies of the prunable tensors, in spec order.
     pub fn on_epoch_end(&mut self, m: RunMetrics, values: &mut [Vec<f32>]) -> Outcome {
         let mut out = Outcome::default();
-        let judged = self.judge_pending(&m, values);
+        let judged = self.judge_pending(&m, values, false);
         self.last_val = Some(m.val_accuracy);
         if let Some(event) = judged {
             out.events.push(event);
@@ -208,6 +208,18 @@ impl PruningEngine {
             return out; // still recovering from the last event
         }
         self.run_policy(m, true, values, &mut out);
+        out
+    }
+
+    /// The end of the last epoch: judge pending pruning (roll it back if it hurt) but prune
+    /// nothing new — no training or validation would follow to check it.
+    pub fn on_final_epoch_end(&mut self, m: RunMetrics, values: &mut [Vec<f32>]) -> Outcome {
+        let mut out = Outcome::default();
+        if let Some(event) = self.judge_pending(&m, values, true) {
+            out.events.push(event);
+            out.changed = true;
+        }
+        self.last_val = Some(m.val_accuracy);
         out
     }
 
@@ -324,9 +336,9 @@ impl PruningEngine {
         Some(need - kept)
     }
 
-    /// If the pending event's recovery period is over, confirm it or roll it back.
-    fn judge_pending(&mut self, m: &RunMetrics, values: &mut [Vec<f32>]) -> Option<PruneEvent> {
-        let due = self.pending.as_ref().is_some_and(|p| m.epoch >= p.after_epoch + self.rollback.recovery_epochs);
+    /// If the pending event's recovery period is over (or `now`), confirm it or roll it back.
+    fn judge_pending(&mut self, m: &RunMetrics, values: &mut [Vec<f32>], now: bool) -> Option<PruneEvent> {
+        let due = self.pending.as_ref().is_some_and(|p| now || m.epoch >= p.after_epoch + self.rollback.recovery_epochs);
         if !due {
             return None;
         }
@@ -478,6 +490,19 @@ mod tests {
         assert_eq!(v[0][1], -0.41, "weights the event did not prune keep their trained values");
         assert_eq!(e.sparsity(), 0.0);
         assert_eq!(e.rollbacks(), 1);
+    }
+
+    #[test]
+    fn final_epoch_end_judges_but_never_prunes() {
+        let mut e = PruningEngine::new(oneshot(0.5), specs(), RollbackConfig { enabled: true, tolerance: 0.01, recovery_epochs: 3 }, 0.0);
+        let mut v = vec![vec![0.1, -0.4, 0.3, 0.2], vec![1.0, 0.5]];
+        assert!(e.on_final_epoch_end(metrics(1, 0.9), &mut v).events.is_empty(), "no prune at the last epoch end");
+        assert_eq!(e.sparsity(), 0.0);
+        let mut e = PruningEngine::new(oneshot(0.5), specs(), RollbackConfig { enabled: true, tolerance: 0.01, recovery_epochs: 3 }, 0.0);
+        e.on_epoch_end(metrics(1, 0.9), &mut v);
+        // recovery not over (3 epochs), but the run ends: judged now
+        let out = e.on_final_epoch_end(metrics(2, 0.5), &mut v);
+        assert_eq!(out.events[0].kind, EventKind::Rollback);
     }
 
     #[test]

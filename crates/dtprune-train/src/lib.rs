@@ -11,6 +11,7 @@ pub mod data;
 pub mod export;
 pub mod graph;
 pub mod io;
+pub mod layers;
 pub mod models;
 pub mod monitor;
 pub mod optim;

@@ -44,7 +44,7 @@ impl ParamInfo {
 
     /// Weights of Linear and Conv layers are prunable by default (not biases, not norms).
     pub fn prunable_by_default(&self) -> bool {
-        self.name.ends_with(".weight") && matches!(self.owner.as_str(), "Linear" | "Conv1d" | "Conv2d" | "Conv3d")
+        self.name.ends_with(".weight") && matches!(self.owner.as_str(), "Linear" | "Conv1d" | "Conv2d" | "Conv3d" | "GemmConv2d")
     }
 }
 

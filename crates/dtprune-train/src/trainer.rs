@@ -153,6 +153,28 @@ pub fn train<M: ImageClassifier>(
     let mut history: Vec<EpochRecord> = Vec::new();
     let (mut train_seconds, mut prune_seconds) = (0f64, 0f64);
 
+    // A pruning point before training (epoch 0), for policies that prune the initial weights
+    // (`oneshot` with `at_epoch = 0`); its events are reported with epoch 1.
+    let mut carried_events = {
+        let v = evaluate(&model, &val, &device);
+        let metrics = RunMetrics {
+            epoch: 0,
+            epochs: cfg.epochs,
+            step: 0,
+            steps_per_epoch: batches,
+            train_loss: f64::NAN,
+            val_loss: v.loss,
+            val_accuracy: v.accuracy,
+            best_val_accuracy: v.accuracy,
+        };
+        let mut values = host_values(&model, &prunable, &optim);
+        let outcome = engine.on_epoch_end(metrics, &mut values);
+        if outcome.changed {
+            model = write_back(model, &prunable, &engine, &mut optim, &values);
+        }
+        outcome.events
+    };
+
     for epoch in 1..=cfg.epochs {
         let started = Instant::now();
         let order = rng.permutation(train.len());
@@ -216,7 +238,8 @@ pub fn train<M: ImageClassifier>(
             best_val_accuracy: best_val,
         };
         let mut values = host_values(&model, &prunable, &optim);
-        let outcome = engine.on_epoch_end(metrics, &mut values);
+        // After the last epoch nothing would train or validate a new prune: only judge.
+        let outcome = if epoch == cfg.epochs { engine.on_final_epoch_end(metrics, &mut values) } else { engine.on_epoch_end(metrics, &mut values) };
         if outcome.changed {
             model = write_back(model, &prunable, &engine, &mut optim, &values);
         }
@@ -241,7 +264,8 @@ pub fn train<M: ImageClassifier>(
             let named: Vec<(&str, &[f32])> = prunable.iter().zip(&values).map(|(p, v)| (p.name.as_str(), v.as_slice())).collect();
             observer.on_prune(epoch, &named);
         }
-        let mut events = step_events;
+        let mut events = std::mem::take(&mut carried_events);
+        events.extend(step_events);
         events.extend(outcome.events);
         let record = EpochRecord {
             epoch,
@@ -269,7 +293,9 @@ pub fn train<M: ImageClassifier>(
     let test_set = if cfg.test_limit == 0 { splits.test.first(splits.test.len()) } else { splits.test.first(cfg.test_limit) };
     let test = evaluate(&model, &Prepared::new(&test_set, MNIST_PREPROCESS), &device);
     let tensors = module_tensors(&model);
-    let meta = [("format", "pt".to_string()), ("producer", "dtprune".to_string()), ("model", cfg.model.clone())];
+    // One metadata key only: the safetensors writer orders keys by hash, and same seed must
+    // mean byte-identical files. Model and producer are in config.toml and graph.json.
+    let meta = [("format", "pt".to_string())];
     save_safetensors(&out.join("model.safetensors"), &tensors, &meta)?;
     let masks: NamedTensors = prunable.iter().zip(engine.masks()).map(|(p, m)| (p.name.clone(), (p.torch_shape(), m.to_f32()))).collect();
     save_safetensors(&out.join("masks.safetensors"), &masks, &meta)?;

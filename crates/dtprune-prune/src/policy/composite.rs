@@ -93,6 +93,18 @@ mod tests {
     }
 
     #[test]
+    fn member_prefixed_params_go_to_one_member() {
+        let mut given = BTreeMap::new();
+        given.insert("structure.k".to_string(), toml::Value::Float(0.9));
+        given.insert("k".to_string(), toml::Value::Float(2.0));
+        let (_, record) = build("structure+performance", &given).unwrap();
+        assert_eq!(record["structure"]["k"], serde_json::json!(0.9));
+        assert_eq!(record["performance"]["k"], serde_json::json!(2.0));
+        given.insert("nobody.k".to_string(), toml::Value::Float(0.9));
+        assert!(build("structure+performance", &given).is_err());
+    }
+
+    #[test]
     fn unknown_param_of_composite() {
         let mut given = BTreeMap::new();
         given.insert("nope".to_string(), toml::Value::Float(0.25));

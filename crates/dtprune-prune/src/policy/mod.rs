@@ -152,7 +152,8 @@ pub fn info(name: &str) -> Result<&'static PolicyInfo, PruneError> {
 }
 
 /// Builds a policy from its name and raw parameter values. `a+b` composes a structure policy
-/// with a weight-level one; parameters then go to whichever part declares them.
+/// with a weight-level one; a parameter goes to every part that declares it, or to one part
+/// when written `part.name` (e.g. `structure.k`).
 pub fn build(
     name: &str,
     given: &BTreeMap<String, toml::Value>,
@@ -164,18 +165,28 @@ pub fn build(
         return Ok(((info.build)(&params)?, params.to_json()));
     }
     let infos = parts.iter().map(|p| info(p)).collect::<Result<Vec<_>, _>>()?;
-    for key in given.keys() {
-        if !infos.iter().any(|i| i.params.iter().any(|s| s.name == key)) {
-            let valid: Vec<&str> = infos.iter().flat_map(|i| i.params.iter().map(|s| s.name)).collect();
+    // `member.key` goes to that member only; a plain `key` to every member that declares it.
+    let targets = |key: &str| -> Vec<(usize, String)> {
+        match key.split_once('.') {
+            Some((member, k)) => infos.iter().position(|i| i.name == member).map(|i| vec![(i, k.to_string())]).unwrap_or_default(),
+            None => infos.iter().enumerate().filter(|(_, i)| i.params.iter().any(|s| s.name == key)).map(|(i, _)| (i, key.to_string())).collect(),
+        }
+    };
+    let mut own: Vec<BTreeMap<String, toml::Value>> = vec![BTreeMap::new(); infos.len()];
+    for (key, value) in given {
+        let t = targets(key);
+        if t.is_empty() {
+            let valid: Vec<String> = infos.iter().flat_map(|i| i.params.iter().map(move |s| format!("{}.{}", i.name, s.name))).collect();
             return Err(PruneError::UnknownParam { policy: name.into(), param: key.clone(), valid: valid.join(", ") });
+        }
+        for (i, k) in t {
+            own[i].insert(k, value.clone());
         }
     }
     let mut members = Vec::new();
     let mut record = serde_json::Map::new();
-    for info in infos {
-        let own: BTreeMap<String, toml::Value> =
-            given.iter().filter(|(k, _)| info.params.iter().any(|s| s.name == *k)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        let params = Params::resolve(info.name, info.params, &own)?;
+    for (info, own) in infos.iter().zip(&own) {
+        let params = Params::resolve(info.name, info.params, own)?;
         record.insert(info.name.into(), params.to_json());
         members.push((info.build)(&params)?);
     }

@@ -5,8 +5,9 @@
 //! τ0 is the initial threshold (a weight magnitude), α the "performance decay" coefficient, L the
 //! current average loss, ε the "performance-drop threshold". Units: τ and τ0 are weight
 //! magnitudes, L is in loss units (nats for cross-entropy), so ε must be in *loss per unit of
-//! weight magnitude* for L/ε to be a magnitude: with L ≈ 0.1 and weights of ≈ 0.03, ε ≈ 3 makes
-//! the two terms comparable. As written, a falling loss lowers τ (prunes less) — the formula
+//! weight magnitude* for L/ε to be a magnitude: with L ≈ 0.3 after the first epoch and weights
+//! of ≈ 0.02, ε ≈ 15–20 makes the two terms comparable (ε = 3 prunes almost everything at once
+//! on LeNet-300-100). As written, a falling loss lowers τ (prunes less) — the formula
 //! prunes hardest early, while the loss is high.
 
 use super::threshold::{ThresholdInit, INIT_PARAMS};
@@ -30,7 +31,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         ParamSpec {
             name: "epsilon",
             kind: ParamKind::Float { min: 0.0, max: 1e9, open_min: true },
-            default: ParamValue::Float(3.0),
+            default: ParamValue::Float(20.0),
             help: "performance-drop threshold, in loss units per unit of weight magnitude",
         },
         ParamSpec {

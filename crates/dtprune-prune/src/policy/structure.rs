@@ -21,7 +21,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
         ParamSpec {
             name: "k",
             kind: ParamKind::Float { min: 0.0, max: 10.0, open_min: true },
-            default: ParamValue::Float(0.5),
+            default: ParamValue::Float(0.8),
             help: "tau' = k * mean norm of the tensor's surviving structures",
         },
         ParamSpec {

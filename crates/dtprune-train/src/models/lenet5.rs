@@ -1,16 +1,20 @@
 use super::{ImageClassifier, InputInfo};
 use crate::graph::{Graph, Layer};
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use crate::layers::GemmConv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
 /// LeNet-5 as in Caffe's MNIST example, the variant the pruning papers (Han et al. 2015,
 /// Dynamic Network Surgery) use: no activation after the convolutions.
+///
+/// The convolutions are [`GemmConv2d`] (same parameters and layouts as `Conv2d`, im2col +
+/// GEMM inside) and the convolution/pooling part runs channel-major, `[channels, batch, h, w]`,
+/// so each convolution is one large matrix product over the whole batch.
 #[derive(Module, Debug)]
 pub struct Lenet5 {
-    conv1: Conv2d,
-    conv2: Conv2d,
+    conv1: GemmConv2d,
+    conv2: GemmConv2d,
     fc1: Linear,
     fc2: Linear,
     pool: MaxPool2d,
@@ -26,8 +30,8 @@ impl ImageClassifier for Lenet5 {
     fn init(info: InputInfo, device: &Device) -> Self {
         let flat = 50 * feature_side(info.rows) * feature_side(info.cols);
         Self {
-            conv1: Conv2dConfig::new([info.channels, 20], [5, 5]).init(device),
-            conv2: Conv2dConfig::new([20, 50], [5, 5]).init(device),
+            conv1: GemmConv2d::new([info.channels, 20], [5, 5], device),
+            conv2: GemmConv2d::new([20, 50], [5, 5], device),
             fc1: LinearConfig::new(flat, 500).init(device),
             fc2: LinearConfig::new(500, info.classes).init(device),
             pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
@@ -36,9 +40,12 @@ impl ImageClassifier for Lenet5 {
     }
 
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(self.conv1.forward(images));
-        let x = self.pool.forward(self.conv2.forward(x));
-        let x: Tensor<2> = x.flatten(1, 3);
+        // [batch, c, h, w] -> [c, batch, h, w]; pooling is per (first, second) index pair, so
+        // it does not care which of the two is the batch.
+        let x = images.swap_dims(0, 1);
+        let x = self.pool.forward(self.conv1.forward_cbhw(x));
+        let x = self.pool.forward(self.conv2.forward_cbhw(x));
+        let x: Tensor<2> = x.swap_dims(0, 1).flatten(1, 3);
         let x = self.relu.forward(self.fc1.forward(x));
         self.fc2.forward(x)
     }

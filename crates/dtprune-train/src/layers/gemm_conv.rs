@@ -1,0 +1,311 @@
+//! A 2-D convolution (stride 1, no padding, no dilation, one group) expressed as im2col +
+//! one matrix product, so that autodiff's backward pass is a pair of GEMMs plus a scatter-add
+//! instead of Burn/Flex's generic convolution kernels.
+//!
+//! The layer works on *channel-major* activations `[channels, batch, rows, cols]` (see
+//! [`GemmConv2d::forward_cbhw`]): with that layout the whole batch is one
+//! `[out, in·kh·kw] × [in·kh·kw, batch·oh·ow]` product, large enough for `gemm` to use every
+//! core, and the weight gradient is one product as well (no per-image partial sums).
+//! [`GemmConv2d::forward`] accepts the usual `[batch, channels, rows, cols]`.
+//!
+//! Parameters are exactly those of `burn::nn::conv::Conv2d`: `weight` `[out, in, kh, kw]`
+//! and `bias` `[out]`, initialised by `Conv2dConfig` (same distribution, same random stream).
+
+use burn::module::{Module, Param};
+use burn::nn::conv::Conv2dConfig;
+use burn::prelude::*;
+use burn::tensor::{DType, TensorData};
+use std::cell::RefCell;
+
+#[derive(Module, Debug)]
+pub struct GemmConv2d {
+    /// `[out, in, kh, kw]`, as `Conv2d`.
+    pub weight: Param<Tensor<4>>,
+    /// `[out]`, as `Conv2d`.
+    pub bias: Option<Param<Tensor<1>>>,
+}
+
+impl GemmConv2d {
+    /// A valid (unpadded), stride-1 convolution `channels[0] → channels[1]`, initialised exactly
+    /// as `Conv2dConfig::new(channels, kernel).init(device)` would be.
+    pub fn new(channels: [usize; 2], kernel: [usize; 2], device: &Device) -> Self {
+        let conv = Conv2dConfig::new(channels, kernel).init(device);
+        Self { weight: conv.weight, bias: conv.bias }
+    }
+
+    /// `x`: `[batch, in, rows, cols]` → `[batch, out, rows-kh+1, cols-kw+1]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.forward_cbhw(x.swap_dims(0, 1)).swap_dims(0, 1)
+    }
+
+    /// Channel-major: `x`: `[in, batch, rows, cols]` → `[out, batch, rows-kh+1, cols-kw+1]`.
+    pub fn forward_cbhw(&self, x: Tensor<4>) -> Tensor<4> {
+        let [out_c, in_c, kh, kw] = self.weight.dims();
+        let [c, batch, rows, cols] = x.dims();
+        assert_eq!(c, in_c, "GemmConv2d: input has {c} channels, the weight expects {in_c}");
+        assert!(rows >= kh && cols >= kw, "GemmConv2d: input {rows}x{cols} smaller than the kernel {kh}x{kw}");
+        let (oh, ow) = (rows - kh + 1, cols - kw + 1);
+        let n = batch * oh * ow;
+        let device = x.device();
+
+        // im2col: columns[(c, ki, kj), (b, y, x)] = x[c, b, y + ki, x + kj], as one gather along
+        // the flattened (b, row, col) axis; its backward is one scatter-add.
+        let index = cached_index([batch, rows, cols, kh, kw], &device);
+        let columns = x.reshape([in_c, batch * rows * cols]).select(1, index).reshape([in_c * kh * kw, n]);
+
+        let y = self.weight.val().reshape([out_c, in_c * kh * kw]).matmul(columns);
+        let y = match &self.bias {
+            Some(bias) => y + bias.val().reshape([out_c, 1]),
+            None => y,
+        };
+        y.reshape([out_c, batch, oh, ow])
+    }
+}
+
+/// The im2col gather index for `[batch, rows, cols, kh, kw]` on `device`, built once per shape
+/// and thread (a training run sees two or three shapes: full batches, the last batch, eval).
+fn cached_index(key: [usize; 5], device: &Device) -> Tensor<1, Int> {
+    thread_local! {
+        static CACHE: RefCell<Vec<([usize; 5], Device, Tensor<1, Int>)>> = const { RefCell::new(Vec::new()) };
+    }
+    CACHE.with_borrow_mut(|cache| {
+        if let Some((_, _, index)) = cache.iter().find(|(k, d, _)| *k == key && d == device) {
+            return index.clone();
+        }
+        let [batch, rows, cols, kh, kw] = key;
+        let values = im2col_index(batch, rows, cols, kh, kw);
+        let len = values.len();
+        // i64 is what Flex reads indices as: no conversion on creation or per use.
+        let index = Tensor::<1, Int>::from_data(TensorData::new(values, [len]), (device, DType::I64));
+        if cache.len() >= 8 {
+            cache.remove(0);
+        }
+        cache.push((key, device.clone(), index.clone()));
+        index
+    })
+}
+
+/// For each kernel offset `(ki, kj)` (outer) and output position `(b, y, x)` (inner), the
+/// position of the input pixel in one channel plane flattened as `(b, row, col)`.
+fn im2col_index(batch: usize, rows: usize, cols: usize, kh: usize, kw: usize) -> Vec<i64> {
+    let (oh, ow) = (rows - kh + 1, cols - kw + 1);
+    let mut index = Vec::with_capacity(kh * kw * batch * oh * ow);
+    for ki in 0..kh {
+        for kj in 0..kw {
+            for b in 0..batch {
+                for y in 0..oh {
+                    let base = (b * rows + y + ki) * cols + kj;
+                    index.extend((base..base + ow).map(|p| p as i64));
+                }
+            }
+        }
+    }
+    index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::conv::Conv2d;
+    use burn::tensor::Distribution;
+
+    fn max_abs_diff<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        (a - b).abs().max().into_scalar::<f32>()
+    }
+
+    fn check(in_c: usize, out_c: usize, batch: usize, side: usize) {
+        let device = Device::flex().autodiff();
+        device.seed(11);
+        let ours = GemmConv2d::new([in_c, out_c], [5, 5], &device);
+        let reference: Conv2d = Conv2dConfig::new([in_c, out_c], [5, 5]).init(&device);
+        // Same weights in both.
+        let reference = Conv2d {
+            weight: Param::from_tensor(ours.weight.val().detach().require_grad()),
+            bias: Some(Param::from_tensor(ours.bias.as_ref().unwrap().val().detach().require_grad())),
+            ..reference
+        };
+        let x = Tensor::<4>::random([batch, in_c, side, side], Distribution::Normal(0.0, 1.0), &device);
+        let upstream = Tensor::<4>::random([batch, out_c, side - 4, side - 4], Distribution::Normal(0.0, 1.0), &device);
+
+        let x1 = x.clone().detach().require_grad();
+        let y1 = ours.forward(x1.clone());
+        let g1 = (y1.clone() * upstream.clone()).sum().backward();
+        let x2 = x.detach().require_grad();
+        let y2 = reference.forward(x2.clone());
+        let g2 = (y2.clone() * upstream).sum().backward();
+
+        assert_eq!(y1.dims(), y2.dims());
+        let d = max_abs_diff(y1, y2);
+        assert!(d < 1e-4, "forward differs by {d}");
+        let d = max_abs_diff(x1.grad(&g1).unwrap(), x2.grad(&g2).unwrap());
+        assert!(d < 1e-4, "input gradient differs by {d}");
+        let (gw1, gw2) = (ours.weight.val().grad(&g1).unwrap(), reference.weight.val().grad(&g2).unwrap());
+        let scale = gw2.clone().abs().max().into_scalar::<f32>().max(1.0);
+        let d = max_abs_diff(gw1, gw2) / scale;
+        assert!(d < 1e-4, "weight gradient differs by {d} (relative)");
+        let (gb1, gb2) = (ours.bias.as_ref().unwrap().val().grad(&g1).unwrap(), reference.bias.as_ref().unwrap().val().grad(&g2).unwrap());
+        let scale = gb2.clone().abs().max().into_scalar::<f32>().max(1.0);
+        let d = max_abs_diff(gb1, gb2) / scale;
+        assert!(d < 1e-4, "bias gradient differs by {d} (relative)");
+    }
+
+    #[test]
+    fn matches_burn_conv2d_single_channel() {
+        check(1, 20, 3, 28);
+    }
+
+    #[test]
+    fn matches_burn_conv2d_multi_channel() {
+        check(20, 50, 4, 12);
+    }
+
+    #[test]
+    fn same_initialisation_as_conv2d() {
+        let device = Device::flex();
+        device.seed(5);
+        // Parameters are initialised lazily, on first use: draw each model's values right after
+        // seeding.
+        let ours = GemmConv2d::new([20, 50], [5, 5], &device);
+        let ours = (ours.weight.val().into_data(), ours.bias.unwrap().val().into_data());
+        device.seed(5);
+        let reference = Conv2dConfig::new([20, 50], [5, 5]).init(&device);
+        let reference = (reference.weight.val().into_data(), reference.bias.unwrap().val().into_data());
+        assert_eq!(ours, reference);
+    }
+}
+
+#[cfg(test)]
+mod bench {
+    //! `cargo test --release -p dtprune-train --lib bench_conv -- --ignored --nocapture`
+    use super::*;
+    use burn::nn::conv::Conv2d;
+    use burn::tensor::Distribution;
+    use std::time::Instant;
+
+    /// Process CPU seconds (user + system) from /proc/self/stat.
+    fn cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+        ticks / 100.0
+    }
+
+    fn time(label: &str, iters: usize, mut f: impl FnMut()) {
+        f();
+        let (t, c) = (Instant::now(), cpu_seconds());
+        for _ in 0..iters {
+            f();
+        }
+        let n = iters as f64;
+        println!("{label:40} {:7.2} ms wall {:7.2} ms cpu per iter", t.elapsed().as_secs_f64() * 1e3 / n, (cpu_seconds() - c) * 1e3 / n);
+    }
+
+    #[test]
+    #[ignore]
+    fn bench_conv() {
+        let device = Device::flex().autodiff();
+        let b = 128;
+        for (in_c, out_c, side, input_grad) in [(1, 20, 28, false), (20, 50, 12, true)] {
+            let ours = GemmConv2d::new([in_c, out_c], [5, 5], &device);
+            let theirs: Conv2d = Conv2dConfig::new([in_c, out_c], [5, 5]).init(&device);
+            let x = Tensor::<4>::random([b, in_c, side, side], Distribution::Normal(0.0, 1.0), &device);
+            let xc = x.clone().swap_dims(0, 1).reshape([in_c, b, side, side]);
+            let prep = |t: Tensor<4>| if input_grad { t.detach().require_grad() } else { t.detach() };
+            time(&format!("burn Conv2d {in_c}->{out_c} fwd+bwd"), 20, || {
+                let _ = theirs.forward(prep(x.clone())).sum().backward();
+            });
+            time(&format!("GemmConv2d {in_c}->{out_c} fwd+bwd (cbhw)"), 20, || {
+                let _ = ours.forward_cbhw(prep(xc.clone())).sum().backward();
+            });
+            time(&format!("GemmConv2d {in_c}->{out_c} fwd (cbhw)"), 20, || {
+                let _ = ours.forward_cbhw(prep(xc.clone())).sum().into_scalar::<f32>();
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod bench_parts {
+    use super::*;
+    use burn::tensor::Distribution;
+    use std::time::Instant;
+
+    fn time(label: &str, iters: usize, mut f: impl FnMut()) {
+        f();
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        println!("{label:40} {:7.2} ms", t.elapsed().as_secs_f64() * 1e3 / iters as f64);
+    }
+
+    #[test]
+    #[ignore]
+    fn bench_parts() {
+        let device = Device::flex();
+        let b = 128;
+        let x = Tensor::<4>::random([20, b, 12, 12], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<2>::random([50, 500], Distribution::Normal(0.0, 1.0), &device);
+        let idx = im2col_index(b, 12, 12, 5, 5);
+        time("index build", 20, || { let _ = im2col_index(b, 12, 12, 5, 5); });
+        let index = Tensor::<1, Int>::from_data(TensorData::new(idx.clone(), [idx.len()]), &device);
+        time("index from_data", 20, || { let _ = Tensor::<1, Int>::from_data(TensorData::new(idx.clone(), [idx.len()]), &device); });
+        time("select", 20, || { let _ = x.clone().reshape([20, b * 144]).select(1, index.clone()); });
+        let cols = x.clone().reshape([20, b * 144]).select(1, index.clone()).reshape([500, b * 64]);
+        time("matmul 50x500x8192", 20, || { let _ = w.clone().matmul(cols.clone()); });
+        let g = Tensor::<2>::random([50, b * 64], Distribution::Normal(0.0, 1.0), &device);
+        time("matmul grad_w", 20, || { let _ = g.clone().matmul(cols.clone().transpose()); });
+        time("matmul grad_cols", 20, || { let _ = w.clone().transpose().matmul(g.clone()); });
+        let gc = w.clone().transpose().matmul(g.clone()).reshape([20, 25 * b * 64]);
+        time("select_add", 20, || { let _ = Tensor::<2>::zeros([20, b * 144], &device).select_assign(1, index.clone(), gc.clone(), burn::tensor::IndexingUpdateOp::Add); });
+        time("unfold view + contiguous", 20, || {
+            let u: Tensor<6> = x.clone().unfold::<5, _>(2, 5, 1).unfold(3, 5, 1); // [c,b,8,8,5,5]
+            let _ = u.permute([0, 4, 5, 1, 2, 3]).reshape([500, b * 64]).into_data();
+        });
+        let y = Tensor::<4>::random([20, b, 24, 24], Distribution::Normal(0.0, 1.0), &device);
+        time("maxpool 20xBx24x24", 20, || { let _ = burn::nn::pool::MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init().forward(y.clone()); });
+    }
+}
+
+#[cfg(test)]
+mod bench_pool {
+    use super::*;
+    use burn::tensor::{s, Distribution};
+    use std::time::Instant;
+
+    fn time(label: &str, iters: usize, mut f: impl FnMut()) {
+        f();
+        let t = Instant::now();
+        for _ in 0..iters {
+            f();
+        }
+        println!("{label:40} {:7.2} ms", t.elapsed().as_secs_f64() * 1e3 / iters as f64);
+    }
+
+    fn slice_pool(x: Tensor<4>) -> Tensor<4> {
+        let a = x.clone().slice(s![.., .., 0..;2, 0..;2]);
+        let b = x.clone().slice(s![.., .., 0..;2, 1..;2]);
+        let c = x.clone().slice(s![.., .., 1..;2, 0..;2]);
+        let d = x.slice(s![.., .., 1..;2, 1..;2]);
+        a.max_pair(b).max_pair(c).max_pair(d)
+    }
+
+    #[test]
+    #[ignore]
+    fn bench_pool() {
+        let device = Device::flex().autodiff();
+        let b = 128;
+        let y = Tensor::<4>::random([20, b, 24, 24], Distribution::Normal(0.0, 1.0), &device);
+        let pool = burn::nn::pool::MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
+        let r1 = pool.forward(y.clone());
+        let r2 = slice_pool(y.clone());
+        println!("diff {}", (r1 - r2).abs().max().into_scalar::<f32>());
+        for _ in 0..2 {
+            time("maxpool fwd", 10, || { let _ = pool.forward(y.clone().detach()).sum().into_scalar::<f32>(); });
+            time("maxpool fwd+bwd", 10, || { let _ = pool.forward(y.clone().detach().require_grad()).sum().backward(); });
+            time("slice pool fwd", 10, || { let _ = slice_pool(y.clone().detach()).sum().into_scalar::<f32>(); });
+            time("slice pool fwd+bwd", 10, || { let _ = slice_pool(y.clone().detach().require_grad()).sum().backward(); });
+        }
+    }
+}
