@@ -17,6 +17,9 @@ use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
 use std::cell::RefCell;
 
+/// Largest batch convolved at once when no gradient is needed.
+const EVAL_SLICE: usize = 256;
+
 #[derive(Module, Debug)]
 pub struct GemmConv2d {
     /// `[out, in, kh, kw]`, as `Conv2d`.
@@ -42,6 +45,12 @@ impl GemmConv2d {
     pub fn forward_cbhw(&self, x: Tensor<4>) -> Tensor<4> {
         let [out_c, in_c, kh, kw] = self.weight.dims();
         let [c, batch, rows, cols] = x.dims();
+        // Evaluation batches (1000 images) would make multi-hundred-MB column matrices: without
+        // a graph to keep, convolve them in slices of the batch instead.
+        if batch > EVAL_SLICE && !x.is_tracked() {
+            let parts: Vec<Tensor<4>> = x.split(EVAL_SLICE, 1).into_iter().map(|part| self.forward_cbhw(part)).collect();
+            return Tensor::cat(parts, 1);
+        }
         assert_eq!(c, in_c, "GemmConv2d: input has {c} channels, the weight expects {in_c}");
         assert!(rows >= kh && cols >= kw, "GemmConv2d: input {rows}x{cols} smaller than the kernel {kh}x{kw}");
         let (oh, ow) = (rows - kh + 1, cols - kw + 1);
@@ -50,8 +59,16 @@ impl GemmConv2d {
 
         // im2col: columns[(c, ki, kj), (b, y, x)] = x[c, b, y + ki, x + kj], as one gather along
         // the flattened (b, row, col) axis; its backward is one scatter-add.
-        let index = cached_index([batch, rows, cols, kh, kw], &device);
-        let columns = x.reshape([in_c, batch * rows * cols]).select(1, index).reshape([in_c * kh * kw, n]);
+        let columns = if x.is_tracked() {
+            let index = cached_index([batch, rows, cols, kh, kw], &device);
+            x.reshape([in_c, batch * rows * cols]).select(1, index).reshape([in_c * kh * kw, n])
+        } else {
+            // No gradient flows into x (the network's input, or evaluation): build the columns
+            // on the host, which skips the index and the gather.
+            let pixels = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("float tensor converts to f32");
+            let columns = im2col_host(&pixels, [in_c, batch, rows, cols], kh, kw);
+            Tensor::<2>::from_data(TensorData::new(columns, [in_c * kh * kw, n]), &device)
+        };
 
         let y = self.weight.val().reshape([out_c, in_c * kh * kw]).matmul(columns);
         let y = match &self.bias {
@@ -83,6 +100,26 @@ fn cached_index(key: [usize; 5], device: &Device) -> Tensor<1, Int> {
         cache.push((key, device.clone(), index.clone()));
         index
     })
+}
+
+/// im2col of a channel-major `[c, batch, rows, cols]` input: rows `(c, ki, kj)`, columns
+/// `(b, y, x)`.
+fn im2col_host(x: &[f32], [c, batch, rows, cols]: [usize; 4], kh: usize, kw: usize) -> Vec<f32> {
+    let (oh, ow) = (rows - kh + 1, cols - kw + 1);
+    let mut out = Vec::with_capacity(c * kh * kw * batch * oh * ow);
+    for plane in x.chunks_exact(batch * rows * cols).take(c) {
+        for ki in 0..kh {
+            for kj in 0..kw {
+                for image in plane.chunks_exact(rows * cols) {
+                    for y in 0..oh {
+                        let start = (y + ki) * cols + kj;
+                        out.extend_from_slice(&image[start..start + ow]);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// For each kernel offset `(ki, kj)` (outer) and output position `(b, y, x)` (inner), the
@@ -159,6 +196,45 @@ mod tests {
         check(20, 50, 4, 12);
     }
 
+    /// conv → conv: the first layer's input needs no gradient (host im2col), the second's does
+    /// (gather): the first layer's weight gradient must still match Burn's.
+    #[test]
+    fn stacked_layers_match_burn() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let (a, b) = (GemmConv2d::new([1, 4], [5, 5], &device), GemmConv2d::new([4, 6], [5, 5], &device));
+        let twin = |l: &GemmConv2d, c: [usize; 2]| Conv2d {
+            weight: Param::from_tensor(l.weight.val().detach().require_grad()),
+            bias: Some(Param::from_tensor(l.bias.as_ref().unwrap().val().detach().require_grad())),
+            ..Conv2dConfig::new(c, [5, 5]).init(&device)
+        };
+        let (ra, rb) = (twin(&a, [1, 4]), twin(&b, [4, 6]));
+        let x = Tensor::<4>::random([2, 1, 14, 14], Distribution::Normal(0.0, 1.0), &device);
+        let g1 = b.forward(a.forward(x.clone())).powi_scalar(2).sum().backward();
+        let g2 = rb.forward(ra.forward(x)).powi_scalar(2).sum().backward();
+        let ga = a.weight.val().grad(&g1).expect("first layer gets a gradient");
+        let gr = ra.weight.val().grad(&g2).unwrap();
+        let scale = gr.clone().abs().max().into_scalar::<f32>().max(1.0);
+        let d = max_abs_diff(ga, gr) / scale;
+        assert!(d < 1e-4, "first layer's weight gradient differs by {d} (relative)");
+    }
+
+    /// Large untracked batches are convolved in slices; the result must not change.
+    #[test]
+    fn sliced_evaluation_matches_burn() {
+        let device = Device::flex();
+        device.seed(9);
+        let ours = GemmConv2d::new([2, 3], [5, 5], &device);
+        let reference = Conv2d {
+            weight: Param::from_tensor(ours.weight.val()),
+            bias: Some(Param::from_tensor(ours.bias.as_ref().unwrap().val())),
+            ..Conv2dConfig::new([2, 3], [5, 5]).init(&device)
+        };
+        let x = Tensor::<4>::random([EVAL_SLICE * 2 + 3, 2, 9, 9], Distribution::Normal(0.0, 1.0), &device);
+        let d = max_abs_diff(ours.forward(x.clone()), reference.forward(x));
+        assert!(d < 1e-4, "forward differs by {d}");
+    }
+
     #[test]
     fn same_initialisation_as_conv2d() {
         let device = Device::flex();
@@ -221,91 +297,6 @@ mod bench {
             time(&format!("GemmConv2d {in_c}->{out_c} fwd (cbhw)"), 20, || {
                 let _ = ours.forward_cbhw(prep(xc.clone())).sum().into_scalar::<f32>();
             });
-        }
-    }
-}
-
-#[cfg(test)]
-mod bench_parts {
-    use super::*;
-    use burn::tensor::Distribution;
-    use std::time::Instant;
-
-    fn time(label: &str, iters: usize, mut f: impl FnMut()) {
-        f();
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        println!("{label:40} {:7.2} ms", t.elapsed().as_secs_f64() * 1e3 / iters as f64);
-    }
-
-    #[test]
-    #[ignore]
-    fn bench_parts() {
-        let device = Device::flex();
-        let b = 128;
-        let x = Tensor::<4>::random([20, b, 12, 12], Distribution::Normal(0.0, 1.0), &device);
-        let w = Tensor::<2>::random([50, 500], Distribution::Normal(0.0, 1.0), &device);
-        let idx = im2col_index(b, 12, 12, 5, 5);
-        time("index build", 20, || { let _ = im2col_index(b, 12, 12, 5, 5); });
-        let index = Tensor::<1, Int>::from_data(TensorData::new(idx.clone(), [idx.len()]), &device);
-        time("index from_data", 20, || { let _ = Tensor::<1, Int>::from_data(TensorData::new(idx.clone(), [idx.len()]), &device); });
-        time("select", 20, || { let _ = x.clone().reshape([20, b * 144]).select(1, index.clone()); });
-        let cols = x.clone().reshape([20, b * 144]).select(1, index.clone()).reshape([500, b * 64]);
-        time("matmul 50x500x8192", 20, || { let _ = w.clone().matmul(cols.clone()); });
-        let g = Tensor::<2>::random([50, b * 64], Distribution::Normal(0.0, 1.0), &device);
-        time("matmul grad_w", 20, || { let _ = g.clone().matmul(cols.clone().transpose()); });
-        time("matmul grad_cols", 20, || { let _ = w.clone().transpose().matmul(g.clone()); });
-        let gc = w.clone().transpose().matmul(g.clone()).reshape([20, 25 * b * 64]);
-        time("select_add", 20, || { let _ = Tensor::<2>::zeros([20, b * 144], &device).select_assign(1, index.clone(), gc.clone(), burn::tensor::IndexingUpdateOp::Add); });
-        time("unfold view + contiguous", 20, || {
-            let u: Tensor<6> = x.clone().unfold::<5, _>(2, 5, 1).unfold(3, 5, 1); // [c,b,8,8,5,5]
-            let _ = u.permute([0, 4, 5, 1, 2, 3]).reshape([500, b * 64]).into_data();
-        });
-        let y = Tensor::<4>::random([20, b, 24, 24], Distribution::Normal(0.0, 1.0), &device);
-        time("maxpool 20xBx24x24", 20, || { let _ = burn::nn::pool::MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init().forward(y.clone()); });
-    }
-}
-
-#[cfg(test)]
-mod bench_pool {
-    use super::*;
-    use burn::tensor::{s, Distribution};
-    use std::time::Instant;
-
-    fn time(label: &str, iters: usize, mut f: impl FnMut()) {
-        f();
-        let t = Instant::now();
-        for _ in 0..iters {
-            f();
-        }
-        println!("{label:40} {:7.2} ms", t.elapsed().as_secs_f64() * 1e3 / iters as f64);
-    }
-
-    fn slice_pool(x: Tensor<4>) -> Tensor<4> {
-        let a = x.clone().slice(s![.., .., 0..;2, 0..;2]);
-        let b = x.clone().slice(s![.., .., 0..;2, 1..;2]);
-        let c = x.clone().slice(s![.., .., 1..;2, 0..;2]);
-        let d = x.slice(s![.., .., 1..;2, 1..;2]);
-        a.max_pair(b).max_pair(c).max_pair(d)
-    }
-
-    #[test]
-    #[ignore]
-    fn bench_pool() {
-        let device = Device::flex().autodiff();
-        let b = 128;
-        let y = Tensor::<4>::random([20, b, 24, 24], Distribution::Normal(0.0, 1.0), &device);
-        let pool = burn::nn::pool::MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
-        let r1 = pool.forward(y.clone());
-        let r2 = slice_pool(y.clone());
-        println!("diff {}", (r1 - r2).abs().max().into_scalar::<f32>());
-        for _ in 0..2 {
-            time("maxpool fwd", 10, || { let _ = pool.forward(y.clone().detach()).sum().into_scalar::<f32>(); });
-            time("maxpool fwd+bwd", 10, || { let _ = pool.forward(y.clone().detach().require_grad()).sum().backward(); });
-            time("slice pool fwd", 10, || { let _ = slice_pool(y.clone().detach()).sum().into_scalar::<f32>(); });
-            time("slice pool fwd+bwd", 10, || { let _ = slice_pool(y.clone().detach().require_grad()).sum().backward(); });
         }
     }
 }

@@ -77,3 +77,71 @@ mod tests {
         assert_eq!(super::feature_side(28), 4);
     }
 }
+
+#[cfg(test)]
+mod bench {
+    //! `cargo test --release -p dtprune-train --lib bench_lenet5 -- --ignored --nocapture`
+    use super::*;
+    use burn::nn::conv::{Conv2d, Conv2dConfig};
+    use burn::tensor::Distribution;
+    use std::time::Instant;
+
+    fn cpu_seconds() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let f: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+    }
+
+    #[derive(Module, Debug)]
+    struct Reference {
+        conv1: Conv2d,
+        conv2: Conv2d,
+        fc1: Linear,
+        fc2: Linear,
+        pool: MaxPool2d,
+        relu: Relu,
+    }
+    impl Reference {
+        fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+            let x = self.pool.forward(self.conv1.forward(images));
+            let x = self.pool.forward(self.conv2.forward(x));
+            let x: Tensor<2> = x.flatten(1, 3);
+            let x = self.relu.forward(self.fc1.forward(x));
+            self.fc2.forward(x)
+        }
+    }
+
+    #[test]
+    #[ignore]
+    fn bench_lenet5() {
+        let device = Device::flex().autodiff();
+        let info = InputInfo { channels: 1, rows: 28, cols: 28, classes: 10 };
+        let ours = Lenet5::init(info, &device);
+        let reference = Reference {
+            conv1: Conv2dConfig::new([1, 20], [5, 5]).init(&device),
+            conv2: Conv2dConfig::new([20, 50], [5, 5]).init(&device),
+            fc1: LinearConfig::new(800, 500).init(&device),
+            fc2: LinearConfig::new(500, 10).init(&device),
+            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
+            relu: Relu::new(),
+        };
+        let x = Tensor::<4>::random([128, 1, 28, 28], Distribution::Normal(0.0, 1.0), &device);
+        let steps = 20;
+        for round in 0..3 {
+            for which in 0..2 {
+                let (t, c) = (Instant::now(), cpu_seconds());
+                for _ in 0..steps {
+                    let logits = if which == 0 { reference.forward(x.clone()) } else { ours.forward(x.clone()) };
+                    let _ = logits.sum().backward();
+                }
+                let n = steps as f64;
+                println!(
+                    "round {round} {:9}: {:6.1} ms wall {:6.1} ms cpu per fwd+bwd",
+                    ["Conv2d", "GemmConv"][which],
+                    t.elapsed().as_secs_f64() * 1e3 / n,
+                    (cpu_seconds() - c) * 1e3 / n
+                );
+            }
+        }
+    }
+}
