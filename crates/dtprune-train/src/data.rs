@@ -16,7 +16,7 @@ pub struct Prepared {
 
 impl Prepared {
     pub fn new(set: &ImageSet, pre: Preprocess) -> Self {
-        let pixels = set.images().iter().map(|&p| (f32::from(p) * pre.scale - pre.mean) / pre.std).collect();
+        let pixels = pre.apply(set.images());
         Self {
             pixels,
             labels: set.labels().iter().map(|&l| i64::from(l)).collect(),

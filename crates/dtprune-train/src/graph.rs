@@ -1,93 +1,34 @@
-//! The layer graph a model declares, written to `graph.json` in the run directory. It is what
-//! `dtprune-compact` reads to derive structure dependencies (which inputs of a consumer go with
-//! which output unit of a producer), so new models get compaction without special cases.
+//! The layer graph a model declares, written to `graph.json` in the run directory. The types
+//! are `dtprune-compact`'s — the reader that derives structure dependencies from them (which
+//! inputs of a consumer go with which output unit of a producer) — so new models get
+//! compaction without special cases. This module adds the constructors models use.
 
 use crate::models::InputInfo;
-use serde::{Deserialize, Serialize};
-
-/// Input preprocessing: x = (pixel * scale - mean) / std.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Preprocess {
-    pub scale: f32,
-    pub mean: f32,
-    pub std: f32,
-}
+pub use dtprune_compact::{Graph, Layer, Preprocess};
 
 /// MNIST statistics; used for every grey-scale IDX set as well.
 pub const MNIST_PREPROCESS: Preprocess = Preprocess { scale: 1.0 / 255.0, mean: 0.1307, std: 0.3081 };
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
-pub enum Layer {
-    Conv2d {
-        name: String,
-        in_channels: usize,
-        out_channels: usize,
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: [usize; 2],
-        bias: bool,
-    },
-    Maxpool2d {
-        kernel: [usize; 2],
-        stride: [usize; 2],
-    },
-    Linear {
-        name: String,
-        in_features: usize,
-        out_features: usize,
-        bias: bool,
-    },
-    Relu,
-    Flatten,
+pub fn linear(name: &str, in_features: usize, out_features: usize) -> Layer {
+    Layer::Linear { name: name.into(), in_features, out_features, bias: true }
 }
 
-impl Layer {
-    pub fn linear(name: &str, in_features: usize, out_features: usize) -> Self {
-        Layer::Linear { name: name.into(), in_features, out_features, bias: true }
-    }
-
-    pub fn conv2d(name: &str, in_channels: usize, out_channels: usize, kernel: usize) -> Self {
-        Layer::Conv2d {
-            name: name.into(),
-            in_channels,
-            out_channels,
-            kernel: [kernel; 2],
-            stride: [1, 1],
-            padding: [0, 0],
-            bias: true,
-        }
-    }
-
-    pub fn maxpool2d(size: usize) -> Self {
-        Layer::Maxpool2d { kernel: [size; 2], stride: [size; 2] }
-    }
-
-    /// The parameterised layer's name, if it has weights.
-    pub fn name(&self) -> Option<&str> {
-        match self {
-            Layer::Conv2d { name, .. } | Layer::Linear { name, .. } => Some(name),
-            _ => None,
-        }
-    }
+/// A valid (unpadded), stride-1 square convolution with bias.
+pub fn conv2d(name: &str, in_channels: usize, out_channels: usize, kernel: usize) -> Layer {
+    Layer::Conv2d { name: name.into(), in_channels, out_channels, kernel: [kernel; 2], stride: [1, 1], padding: [0, 0], bias: true }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Graph {
-    pub model: String,
-    /// `[channels, rows, cols]`.
-    pub input: Vec<usize>,
-    pub preprocess: Preprocess,
-    pub layers: Vec<Layer>,
+/// Non-overlapping square max pooling.
+pub fn maxpool2d(size: usize) -> Layer {
+    Layer::Maxpool2d { kernel: [size; 2], stride: Some([size; 2]) }
 }
 
-impl Graph {
-    pub fn new(model: &str, info: InputInfo, layers: Vec<Layer>) -> Self {
-        Self { model: model.into(), input: vec![info.channels, info.rows, info.cols], preprocess: MNIST_PREPROCESS, layers }
-    }
+/// A model's graph for input `info`, with MNIST preprocessing.
+pub fn model_graph(model: &str, info: InputInfo, layers: Vec<Layer>) -> Graph {
+    Graph { model: model.into(), input: vec![info.channels, info.rows, info.cols], preprocess: Some(MNIST_PREPROCESS), layers }
+}
 
-    /// Name of the last parameterised layer: the classifier, whose outputs are never removed.
-    pub fn classifier(&self) -> Option<&str> {
-        self.layers.iter().rev().find_map(Layer::name)
-    }
+/// Name of the last parameterised layer: the classifier, whose outputs are never removed.
+pub fn classifier(graph: &Graph) -> Option<&str> {
+    graph.layers.iter().rev().find_map(Layer::param_name)
 }

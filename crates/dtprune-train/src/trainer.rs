@@ -125,7 +125,7 @@ pub fn train<M: ImageClassifier>(
     if prunable.is_empty() {
         return Err(TrainError::Prune(dtprune_prune::PruneError::NoPrunable(cfg.prune_only.join(", "))));
     }
-    let classifier = graph.classifier().map(|c| format!("{c}.weight"));
+    let classifier = crate::graph::classifier(&graph).map(|c| format!("{c}.weight"));
     let specs: Vec<PrunableSpec> = prunable
         .iter()
         .map(|p| PrunableSpec { name: p.name.clone(), shape: p.torch_shape(), structures_removable: Some(&p.name) != classifier.as_ref() })

@@ -1,5 +1,5 @@
 use super::{ImageClassifier, InputInfo};
-use crate::graph::{Graph, Layer};
+use crate::graph::{linear, model_graph, Graph, Layer};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
@@ -32,16 +32,16 @@ impl ImageClassifier for Lenet300 {
 
     fn graph(&self, info: InputInfo) -> Graph {
         let inputs = info.channels * info.rows * info.cols;
-        Graph::new(
+        model_graph(
             "lenet300",
             info,
             vec![
                 Layer::Flatten,
-                Layer::linear("fc1", inputs, 300),
+                linear("fc1", inputs, 300),
                 Layer::Relu,
-                Layer::linear("fc2", 300, 100),
+                linear("fc2", 300, 100),
                 Layer::Relu,
-                Layer::linear("fc3", 100, info.classes),
+                linear("fc3", 100, info.classes),
             ],
         )
     }

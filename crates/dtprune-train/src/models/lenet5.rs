@@ -1,5 +1,5 @@
 use super::{ImageClassifier, InputInfo};
-use crate::graph::{Graph, Layer};
+use crate::graph::{conv2d, linear, maxpool2d, model_graph, Graph, Layer};
 use crate::layers::GemmConv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, Relu};
@@ -52,18 +52,18 @@ impl ImageClassifier for Lenet5 {
 
     fn graph(&self, info: InputInfo) -> Graph {
         let flat = 50 * feature_side(info.rows) * feature_side(info.cols);
-        Graph::new(
+        model_graph(
             "lenet5",
             info,
             vec![
-                Layer::conv2d("conv1", info.channels, 20, 5),
-                Layer::maxpool2d(2),
-                Layer::conv2d("conv2", 20, 50, 5),
-                Layer::maxpool2d(2),
+                conv2d("conv1", info.channels, 20, 5),
+                maxpool2d(2),
+                conv2d("conv2", 20, 50, 5),
+                maxpool2d(2),
                 Layer::Flatten,
-                Layer::linear("fc1", flat, 500),
+                linear("fc1", flat, 500),
                 Layer::Relu,
-                Layer::linear("fc2", 500, info.classes),
+                linear("fc2", 500, info.classes),
             ],
         )
     }
