@@ -113,7 +113,8 @@ impl Performance {
                 .enumerate()
                 .map(|(i, t)| {
                     let tau = caps.as_ref().map_or(taus[i], |c| taus[i].min(c[i]));
-                    TensorDecision { threshold: Some(tau), mask: prune_below(t, tau), reason: reason.to_string() }
+                    let reason = if tau < taus[i] { format!("{reason}; capped at {tau:.5} to stop at the target sparsity") } else { reason.to_string() };
+                    TensorDecision { threshold: Some(tau), mask: prune_below(t, tau), reason }
                 })
                 .collect(),
         }
