@@ -224,3 +224,34 @@ fn toml_config_with_flag_overrides() {
     assert_eq!(s2["epochs"], 1);
     assert_eq!(s2["sparsity"].as_f64(), Some(0.0));
 }
+
+/// LeNet-5 cannot take 12x12 images (two valid 5x5 convolutions and two 2x2 poolings need 16):
+/// a clear error before anything is written, not a panic.
+#[test]
+fn lenet5_on_too_small_images_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("idx");
+    std::fs::create_dir(&data).unwrap();
+    let (train_set, test_set) = mnist();
+    for ((images, labels), (img_name, lbl_name), n) in [
+        (&train_set, ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"), 300),
+        (&test_set, ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"), 50),
+    ] {
+        let mut px = Vec::new();
+        for i in 0..n {
+            let img = &images[i * 784..(i + 1) * 784];
+            for r in 8..20 {
+                px.extend_from_slice(&img[r * 28 + 8..r * 28 + 20]);
+            }
+        }
+        write_idx(&data.join(img_name), &[n, 12, 12], &px);
+        write_idx(&data.join(lbl_name), &[n], &labels[..n]);
+    }
+    let dir = tmp.path().join("run");
+    let err = run_fail(&[
+        "train", "--dataset", "idx", "--data-dir", data.to_str().unwrap(), "--model", "lenet5", "--val-size", "50",
+        "--epochs", "1", "--out", dir.to_str().unwrap(),
+    ]);
+    assert!(err.contains("at least 16x16") && err.contains("12x12"), "{err}");
+    assert!(!dir.exists(), "nothing written for a run that cannot start");
+}

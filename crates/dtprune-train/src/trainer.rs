@@ -106,12 +106,13 @@ pub fn train<M: ImageClassifier>(
     observer: &mut dyn TrainObserver,
 ) -> Result<Summary, TrainError> {
     cfg.validate()?;
+    let info = InputInfo { channels: 1, rows: splits.train.rows(), cols: splits.train.cols(), classes: splits.train.num_classes() };
+    M::check_input(info).map_err(|message| TrainError::Config { path: None, message })?;
     std::fs::create_dir_all(out).map_err(|e| TrainError::Io { path: out.into(), source: e })?;
     write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
 
     let device = Device::flex().autodiff();
     device.seed(cfg.seed);
-    let info = InputInfo { channels: 1, rows: splits.train.rows(), cols: splits.train.cols(), classes: splits.train.num_classes() };
     let mut model = M::init(info, &device);
     let graph = model.graph(info);
     write_json(&out.join("graph.json"), &graph)?;

@@ -27,6 +27,14 @@ fn feature_side(side: usize) -> usize {
 }
 
 impl ImageClassifier for Lenet5 {
+    fn check_input(info: InputInfo) -> Result<(), String> {
+        // Two valid 5x5 convolutions and two 2x2 poolings need at least 16 pixels a side.
+        if info.rows < 16 || info.cols < 16 {
+            return Err(format!("lenet5 needs images of at least 16x16 pixels; these are {}x{}", info.rows, info.cols));
+        }
+        Ok(())
+    }
+
     fn init(info: InputInfo, device: &Device) -> Self {
         let flat = 50 * feature_side(info.rows) * feature_side(info.cols);
         Self {

@@ -22,6 +22,10 @@ use std::path::Path;
 
 /// An image classifier the trainer can train and prune.
 pub trait ImageClassifier: Module + Sized + 'static {
+    /// Whether the model can take this input (image size, classes); the message says why not.
+    fn check_input(_info: InputInfo) -> Result<(), String> {
+        Ok(())
+    }
     /// Builds the model with freshly initialised weights.
     fn init(info: InputInfo, device: &Device) -> Self;
     /// `images`: `[batch, channels, rows, cols]`, normalised; returns logits `[batch, classes]`.
