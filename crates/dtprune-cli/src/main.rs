@@ -216,9 +216,17 @@ fn run(cli: Cli) -> Result<()> {
             println!("{report}");
             Ok(())
         }
-        Command::Bench { what: Some(BenchCommand::Train { model, epochs, batch_size, policy }), .. } => bench_train(&model, epochs, batch_size, &policy),
+        Command::Bench { what: Some(BenchCommand::Train { model, epochs, batch_size, policy }), .. } => {
+            if !(1..=1000).contains(&epochs) {
+                bail!("--epochs {epochs} is out of range; valid range is [1, 1000]");
+            }
+            bench_train(&model, epochs, batch_size, &policy)
+        }
         Command::Bench { what: None, run, batch } => {
             let run = run.context("`dtprune bench` needs --run DIR (or `dtprune bench train`)")?;
+            if let Some(b) = batch.iter().find(|&&b| !(1..=65_536).contains(&b)) {
+                bail!("--batch {b} is out of range; valid range is [1, 65536]");
+            }
             if !run.join("compact.json").is_file() {
                 compact(&run, None)?;
             }

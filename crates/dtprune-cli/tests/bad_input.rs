@@ -332,3 +332,13 @@ fn report_with_a_broken_history_line() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("history.jsonl"), "the error does not name history.jsonl:\n{all}");
     }
 }
+
+/// `bench --batch 0` (and absurd batch sizes) are range errors, not a panic or a hang.
+#[test]
+fn bench_batch_out_of_range() {
+    let tmp = tempfile::tempdir().unwrap();
+    for b in ["0", "100000000"] {
+        let err = run_fail(&["bench", "--run", tmp.path().to_str().unwrap(), "--batch", b]);
+        assert!(err.contains(&format!("--batch {b} is out of range")), "{err}");
+    }
+}
