@@ -131,6 +131,9 @@ struct TrainArgs {
     /// Pruning policy (`dtprune policies`); `a+b` combines a structure and a weight policy.
     #[arg(long)]
     policy: Option<String>,
+    /// Also record running loss/accuracy/sparsity every N steps in steps.jsonl.
+    #[arg(long, value_name = "N")]
+    monitor_every: Option<usize>,
     /// Prune only tensors whose dotted names match this glob, e.g. `fc*.weight` (repeatable).
     #[arg(long, value_name = "GLOB")]
     prune_only: Vec<String>,
@@ -316,7 +319,7 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
     }
-    set!(model, dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit);
+    set!(model, dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every);
     if !a.prune_only.is_empty() {
         c.prune_only = a.prune_only.clone();
     }

@@ -255,3 +255,26 @@ fn lenet5_on_too_small_images_is_a_clear_error() {
     assert!(err.contains("at least 16x16") && err.contains("12x12"), "{err}");
     assert!(!dir.exists(), "nothing written for a run that cannot start");
 }
+
+/// `--monitor-every N` records the running figures every N optimizer steps in `steps.jsonl`.
+#[test]
+fn monitor_every_n_steps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    // 2000 training images, batch 100: 20 steps per epoch, 2 epochs -> steps 5, 10, ..., 40
+    run_ok(&[
+        "train", "--train-limit", "2000", "--val-size", "1000", "--test-limit", "500", "--epochs", "2", "--batch-size", "100",
+        "--policy", "none", "--monitor-every", "5", "--no-compact", "--quiet", "--out", dir.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(dir.join("steps.jsonl")).unwrap();
+    let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 8, "{text}");
+    assert_eq!(lines[0]["step"], 5);
+    assert_eq!(lines[7]["step"], 40);
+    assert_eq!(lines[7]["epoch"], 2);
+    for l in &lines {
+        for key in ["train_loss", "train_accuracy", "lr", "sparsity"] {
+            assert!(l[key].is_number(), "{key} in {l}");
+        }
+    }
+}

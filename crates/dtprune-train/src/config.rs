@@ -35,6 +35,9 @@ pub struct ExperimentConfig {
     pub prune_only: Vec<String>,
     /// Smallest fraction of each tensor's weights that is always kept.
     pub min_keep: f64,
+    /// Also record running loss, accuracy and sparsity every N optimizer steps in
+    /// `steps.jsonl` (0: per epoch only).
+    pub monitor_every: usize,
     pub policy: PolicyConfig,
     pub rollback: RollbackSection,
 }
@@ -96,6 +99,7 @@ impl Default for ExperimentConfig {
             test_limit: 0,
             prune_only: Vec::new(),
             min_keep: 0.002,
+            monitor_every: 0,
             policy: PolicyConfig::default(),
             rollback: RollbackSection::default(),
         }

@@ -45,3 +45,16 @@ impl TensorRecord {
         }
     }
 }
+
+/// One line of `steps.jsonl`: the running figures of the epoch so far, every `monitor_every`
+/// optimizer steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub epoch: usize,
+    pub step: usize,
+    /// Mean training loss and accuracy over the epoch's batches so far.
+    pub train_loss: f64,
+    pub train_accuracy: f64,
+    pub lr: f64,
+    pub sparsity: f64,
+}

@@ -9,7 +9,7 @@ use crate::export::{module_tensors, save_safetensors, NamedTensors};
 use crate::graph::MNIST_PREPROCESS;
 use crate::io::{write_atomic, write_json};
 use crate::models::{ImageClassifier, InputInfo};
-use crate::monitor::{EpochRecord, TensorRecord};
+use crate::monitor::{EpochRecord, StepRecord, TensorRecord};
 use crate::optim::{MaskedOptimizer, OptimizerConfig, OptimizerKind};
 use crate::params::{glob_match, list_params, read_params, to_burn_layout, write_params, ParamInfo};
 use crate::TrainError;
@@ -152,6 +152,7 @@ pub fn train<M: ImageClassifier>(
     let mut step = 0usize;
     let mut best_val = 0f64;
     let mut history: Vec<EpochRecord> = Vec::new();
+    let mut step_records: Vec<StepRecord> = Vec::new();
     let (mut train_seconds, mut prune_seconds) = (0f64, 0f64);
 
     // A pruning point before training (epoch 0), for policies that prune the initial weights
@@ -198,6 +199,16 @@ pub fn train<M: ImageClassifier>(
             correct += batch_correct;
             seen += chunk.len();
             observer.on_batch(epoch, b + 1, loss_sum / seen as f64, correct as f64 / seen as f64);
+            if cfg.monitor_every > 0 && step % cfg.monitor_every == 0 {
+                step_records.push(StepRecord {
+                    epoch,
+                    step,
+                    train_loss: loss_sum / seen as f64,
+                    train_accuracy: correct as f64 / seen as f64,
+                    lr,
+                    sparsity: engine.sparsity(),
+                });
+            }
 
             if engine.step_interval().is_some_and(|n| step % n == 0) {
                 let t = Instant::now();
@@ -287,6 +298,9 @@ pub fn train<M: ImageClassifier>(
         observer.on_epoch(&record);
         history.push(record);
         write_history(&out.join("history.jsonl"), &history)?;
+        if cfg.monitor_every > 0 {
+            write_history(&out.join("steps.jsonl"), &step_records)?;
+        }
         lr *= cfg.lr_decay;
     }
 
@@ -342,7 +356,8 @@ pub fn train<M: ImageClassifier>(
     Ok(summary)
 }
 
-fn write_history(path: &Path, history: &[EpochRecord]) -> Result<(), TrainError> {
+/// JSON lines, the whole file rewritten atomically (a reader never sees half a line).
+fn write_history<T: Serialize>(path: &Path, history: &[T]) -> Result<(), TrainError> {
     let mut text = String::new();
     for r in history {
         text.push_str(&serde_json::to_string(r).expect("record serialises"));
