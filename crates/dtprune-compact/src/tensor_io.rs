@@ -5,7 +5,6 @@
 //! which tensor's bytes are missing, then let the crate validate everything else.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, TensorView};
@@ -318,32 +317,9 @@ pub fn serialize(
     })
 }
 
-/// Writes a file atomically: a temporary file in the same directory, fsync, then rename, so a
-/// reader never sees a half-written model even if we are killed mid-write.
+/// Writes a file atomically (see `dtprune-fs`), so a reader never sees a half-written model.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| CompactError::Input(format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(CompactError::io(path, e));
-    }
-    Ok(())
+    dtprune_fs::write_atomic(path, bytes).map_err(|e| CompactError::io(path, e))
 }
 
 /// Serialises and writes a safetensors file atomically.

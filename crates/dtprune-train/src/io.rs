@@ -1,25 +1,10 @@
-//! Atomic file output: write to a temporary file in the same directory, then rename, so a
-//! crash or a full disk never leaves a half-written file under the final name.
+//! Atomic file output (the shared `dtprune-fs` writer) with this crate's errors.
 
 use crate::TrainError;
-use std::io::Write;
 use std::path::Path;
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    let io = |e| TrainError::Io { path: path.into(), source: e };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    dtprune_fs::write_atomic(path, bytes).map_err(|e| TrainError::Io { path: path.into(), source: e })
 }
 
 pub fn write_json(path: &Path, value: &impl serde::Serialize) -> Result<(), TrainError> {
