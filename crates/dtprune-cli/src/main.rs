@@ -86,6 +86,9 @@ enum BenchCommand {
         /// The pruning policy whose overhead is measured against `none`.
         #[arg(long, default_value = "performance")]
         policy: String,
+        /// Data-parallel shard counts to compare (dense runs); the policy run uses the last.
+        #[arg(long, value_delimiter = ',', default_value = "1,2")]
+        replicas: Vec<usize>,
     },
 }
 
@@ -134,6 +137,10 @@ struct TrainArgs {
     /// Also record running loss/accuracy/sparsity every N steps in steps.jsonl.
     #[arg(long, value_name = "N")]
     monitor_every: Option<usize>,
+    /// Split each batch into N shards trained on N threads (default 2; the numbers depend on
+    /// N, not on the machine).
+    #[arg(long, value_name = "N")]
+    replicas: Option<usize>,
     /// Prune only tensors whose dotted names match this glob, e.g. `fc*.weight` (repeatable).
     #[arg(long, value_name = "GLOB")]
     prune_only: Vec<String>,
@@ -219,11 +226,17 @@ fn run(cli: Cli) -> Result<()> {
             println!("{report}");
             Ok(())
         }
-        Command::Bench { what: Some(BenchCommand::Train { model, epochs, batch_size, policy }), .. } => {
+        Command::Bench { what: Some(BenchCommand::Train { model, epochs, batch_size, policy, replicas }), .. } => {
             if !(1..=1000).contains(&epochs) {
                 bail!("--epochs {epochs} is out of range; valid range is [1, 1000]");
             }
-            bench_train(&model, epochs, batch_size, &policy)
+            if let Some(r) = replicas.iter().find(|&&r| !(1..=64).contains(&r)) {
+                bail!("--replicas {r} is out of range; valid range is [1, 64]");
+            }
+            if replicas.is_empty() {
+                bail!("--replicas needs at least one value");
+            }
+            bench_train(&model, epochs, batch_size, &policy, &replicas)
         }
         Command::Bench { what: None, run, batch } => {
             let run = run.context("`dtprune bench` needs --run DIR (or `dtprune bench train`)")?;
@@ -319,7 +332,7 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
     }
-    set!(model, dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every);
+    set!(model, dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every, replicas);
     if !a.prune_only.is_empty() {
         c.prune_only = a.prune_only.clone();
     }
@@ -460,31 +473,50 @@ impl std::fmt::Display for CompactSummary {
 
 /// Training speed, dense (`none`) against `policy`, in the same process: the ratio is the
 /// pruning overhead.
-fn bench_train(model: &str, epochs: usize, batch_size: usize, policy: &str) -> Result<()> {
+fn bench_train(model: &str, epochs: usize, batch_size: usize, policy: &str, replicas: &[usize]) -> Result<()> {
     let tmp = std::env::temp_dir().join(format!("dtprune-bench-{}", std::process::id()));
+    let last = *replicas.last().expect("at least one replica count");
+    let runs = replicas.iter().map(|&r| ("none", r)).chain([(policy, last)]);
     let mut rows = Vec::new();
-    for pol in ["none", policy] {
+    for (pol, r) in runs {
         let cfg = ExperimentConfig {
             model: model.into(),
             epochs,
             batch_size,
+            replicas: r,
             policy: dtprune_train::config::PolicyConfig { name: pol.into(), params: Default::default() },
             ..Default::default()
         };
-        let out = tmp.join(pol.replace('+', "_"));
+        let out = tmp.join(format!("{}-{r}", pol.replace('+', "_")));
         let mut quiet = progress::Progress::new(progress::Mode::Quiet, &out)?;
+        let (cpu, wall) = (process_cpu_seconds(), std::time::Instant::now());
         let s = dtprune_train::run::train_config(&cfg, &out, &mut quiet)?;
+        let cores = (process_cpu_seconds() - cpu) / wall.elapsed().as_secs_f64().max(1e-9);
         let train_images = (60_000 - cfg.val_size) as f64; // MNIST training images after the validation split
         // Training time plus epoch-end monitoring and pruning, per epoch.
         let mean = s.seconds_per_epoch * (1.0 + s.prune_overhead);
-        rows.push((pol.to_string(), mean, train_images / mean, s.prune_overhead, s.test_accuracy, s.sparsity));
+        rows.push((pol.to_string(), r, mean, train_images / mean, s.prune_overhead, s.test_accuracy, s.sparsity, cores));
     }
     let _ = std::fs::remove_dir_all(&tmp);
     println!("model {model}, batch {batch_size}, {epochs} epochs, {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()));
-    println!("{:<14} {:>10} {:>10} {:>10} {:>9} {:>9}", "policy", "s/epoch", "images/s", "prune ovh", "test acc", "sparsity");
-    for (p, s, ips, ovh, acc, sp) in &rows {
-        println!("{p:<14} {s:>10.3} {ips:>10.0} {:>9.2}% {:>8.2}% {:>8.2}%", ovh * 100.0, acc * 100.0, sp * 100.0);
+    println!("{:<14} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>6}", "policy", "replicas", "s/epoch", "images/s", "prune ovh", "test acc", "sparsity", "cores");
+    for (p, r, s, ips, ovh, acc, sp, cores) in &rows {
+        println!("{p:<14} {r:>8} {s:>10.3} {ips:>10.0} {:>9.2}% {:>8.2}% {:>8.2}% {cores:>6.2}", ovh * 100.0, acc * 100.0, sp * 100.0);
     }
-    println!("epoch time ratio {policy}/none: {:.3}", rows[1].1 / rows[0].1);
+    let dense_last = rows[replicas.len() - 1].2;
+    if replicas.len() > 1 {
+        println!("epoch time ratio replicas {last}/{}: {:.3}", replicas[0], dense_last / rows[0].2);
+    }
+    println!("epoch time ratio {policy}/none: {:.3}", rows[rows.len() - 1].2 / dense_last);
     Ok(())
+}
+
+/// CPU seconds (user + system) this process has used so far, from /proc (0 where unavailable).
+/// "cores" in the table is CPU time over wall time of the whole run (data loading and
+/// evaluation included; rayon's idle spinning counts as CPU time): an indication only.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }

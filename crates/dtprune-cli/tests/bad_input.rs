@@ -177,6 +177,7 @@ fn out_of_range_training_values_state_the_range() {
     let err = run_fail(&["train", "--val-size", "0", "--out", out.to_str().unwrap()]);
     assert_mentions(&err, &["val_size"]);
     assert_mentions(&train_fail(&out, &["--optimizer", "rmsprop"]), &["rmsprop", "adam", "sgd"]);
+    assert_mentions(&train_fail(&out, &["--replicas", "0"]), &["replicas", "[1, 64]"]);
 }
 
 #[test]
@@ -341,4 +342,6 @@ fn bench_batch_out_of_range() {
         let err = run_fail(&["bench", "--run", tmp.path().to_str().unwrap(), "--batch", b]);
         assert!(err.contains(&format!("--batch {b} is out of range")), "{err}");
     }
+    let err = run_fail(&["bench", "train", "--replicas", "0"]);
+    assert!(err.contains("--replicas 0 is out of range"), "{err}");
 }

@@ -38,6 +38,10 @@ pub struct ExperimentConfig {
     /// Also record running loss, accuracy and sparsity every N optimizer steps in
     /// `steps.jsonl` (0: per epoch only).
     pub monitor_every: usize,
+    /// Each batch is split into this many shards whose forward and backward passes run on
+    /// their own threads (data parallelism over the machine's cores). Part of the experiment,
+    /// not of the machine: the numbers depend on it, not on how many cores there are.
+    pub replicas: usize,
     pub policy: PolicyConfig,
     pub rollback: RollbackSection,
 }
@@ -100,6 +104,7 @@ impl Default for ExperimentConfig {
             prune_only: Vec::new(),
             min_keep: 0.002,
             monitor_every: 0,
+            replicas: 2,
             policy: PolicyConfig::default(),
             rollback: RollbackSection::default(),
         }
@@ -135,6 +140,9 @@ impl ExperimentConfig {
         }
         if self.batch_size == 0 || self.batch_size > 65_536 {
             return bad(format!("batch_size = {} is out of range; valid range is [1, 65536]", self.batch_size));
+        }
+        if self.replicas == 0 || self.replicas > 64 {
+            return bad(format!("replicas = {} is out of range; valid range is [1, 64]", self.replicas));
         }
         if !(self.lr > 0.0 && self.lr <= 10.0) {
             return bad(format!("lr = {} is out of range; valid range is (0, 10]", self.lr));

@@ -15,6 +15,7 @@ pub mod layers;
 pub mod models;
 pub mod monitor;
 pub mod optim;
+pub mod parallel;
 pub mod params;
 pub mod run;
 pub mod sensitivity;

@@ -11,11 +11,11 @@ use crate::io::{write_atomic, write_json};
 use crate::models::{ImageClassifier, InputInfo};
 use crate::monitor::{EpochRecord, StepRecord, TensorRecord};
 use crate::optim::{MaskedOptimizer, OptimizerConfig, OptimizerKind};
+use crate::parallel;
 use crate::params::{glob_match, list_params, read_params, to_burn_layout, write_params, ParamInfo};
 use crate::TrainError;
 use burn::module::{Module, ParamId};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::GradientsParams;
 use burn::prelude::*;
 use dtprune_data::ImageSplits;
 use dtprune_prune::{PrunableSpec, PruningEngine, RunMetrics};
@@ -184,15 +184,12 @@ pub fn train<M: ImageClassifier>(
         let mut step_events = Vec::new();
         let mut step_prune_seconds = 0f64;
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let (x, y) = train.batch(chunk, &device);
-            let logits = model.forward(x);
-            let loss = loss_fn.forward(logits.clone(), y.clone());
-            let loss_value = f64::from(loss.clone().into_scalar::<f32>());
+            let shards = split_batch(chunk, cfg.replicas).map(|part| train.batch(part, &device)).collect();
+            let out = parallel::step(&model, &loss_fn, shards);
+            let (loss_value, batch_correct, grads) = (out.loss, out.correct, out.grads);
             if !loss_value.is_finite() {
                 return Err(TrainError::Diverged { epoch, step, loss: loss_value });
             }
-            let batch_correct = logits.argmax(1).flatten::<1>(0, 1).equal(y).int().sum().into_scalar::<i64>();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
             step += 1;
             loss_sum += loss_value * chunk.len() as f64;
@@ -357,6 +354,19 @@ pub fn train<M: ImageClassifier>(
 }
 
 /// JSON lines, the whole file rewritten atomically (a reader never sees half a line).
+/// `chunk` cut into at most `replicas` contiguous shards whose sizes differ by at most one.
+fn split_batch(chunk: &[usize], replicas: usize) -> impl Iterator<Item = &[usize]> {
+    let parts = replicas.clamp(1, chunk.len().max(1));
+    let (base, extra) = (chunk.len() / parts, chunk.len() % parts);
+    let mut start = 0;
+    (0..parts).map(move |i| {
+        let len = base + usize::from(i < extra);
+        let part = &chunk[start..start + len];
+        start += len;
+        part
+    })
+}
+
 fn write_history<T: Serialize>(path: &Path, history: &[T]) -> Result<(), TrainError> {
     let mut text = String::new();
     for r in history {

@@ -1,7 +1,6 @@
 use super::{ImageClassifier, InputInfo};
 use crate::graph::{conv2d, linear, maxpool2d, model_graph, Graph, Layer};
-use crate::layers::GemmConv2d;
-use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
+use crate::layers::{max_pool2d, GemmConv2d};
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 
@@ -17,7 +16,6 @@ pub struct Lenet5 {
     conv2: GemmConv2d,
     fc1: Linear,
     fc2: Linear,
-    pool: MaxPool2d,
     relu: Relu,
 }
 
@@ -42,7 +40,6 @@ impl ImageClassifier for Lenet5 {
             conv2: GemmConv2d::new([20, 50], [5, 5], device),
             fc1: LinearConfig::new(flat, 500).init(device),
             fc2: LinearConfig::new(500, info.classes).init(device),
-            pool: MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init(),
             relu: Relu::new(),
         }
     }
@@ -51,8 +48,8 @@ impl ImageClassifier for Lenet5 {
         // [batch, c, h, w] -> [c, batch, h, w]; pooling is per (first, second) index pair, so
         // it does not care which of the two is the batch.
         let x = images.swap_dims(0, 1);
-        let x = self.pool.forward(self.conv1.forward_cbhw(x));
-        let x = self.pool.forward(self.conv2.forward_cbhw(x));
+        let x = max_pool2d(self.conv1.forward_cbhw(x), 2);
+        let x = max_pool2d(self.conv2.forward_cbhw(x), 2);
         let x: Tensor<2> = x.swap_dims(0, 1).flatten(1, 3);
         let x = self.relu.forward(self.fc1.forward(x));
         self.fc2.forward(x)
@@ -91,6 +88,7 @@ mod bench {
     //! `cargo test --release -p dtprune-train --lib bench_lenet5 -- --ignored --nocapture`
     use super::*;
     use burn::nn::conv::{Conv2d, Conv2dConfig};
+    use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
     use burn::tensor::Distribution;
     use std::time::Instant;
 

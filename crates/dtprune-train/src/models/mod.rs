@@ -21,7 +21,7 @@ use std::marker::PhantomData;
 use std::path::Path;
 
 /// An image classifier the trainer can train and prune.
-pub trait ImageClassifier: Module + Sized + 'static {
+pub trait ImageClassifier: Module + Sized + Send + Sync + 'static {
     /// Whether the model can take this input (image size, classes); the message says why not.
     fn check_input(_info: InputInfo) -> Result<(), String> {
         Ok(())

@@ -1,0 +1,164 @@
+//! Data parallelism inside one process: a batch is split into `replicas` shards, each shard's
+//! forward and backward pass runs on its own thread against its own autodiff copy of the model,
+//! and the shard gradients are combined into the gradient of the whole batch.
+//!
+//! Why: Burn/Flex runs most of a small model's operations on one core (only large matrix
+//! products fan out), so a single training step leaves the second core idle. Two shards keep
+//! both busy.
+//!
+//! Why a copy per shard: Burn's autodiff keeps one graph per connected set of nodes behind one
+//! mutex. Two forward passes over the *same* parameter leaves would be merged into one graph
+//! and their backward passes serialised. `model.valid().train()` shares the weights (no copy of
+//! the data) but gives each shard fresh leaves, hence its own graph; parameter ids are kept, so
+//! the gradients of every shard are keyed like the model's.
+//!
+//! The result depends on `replicas`, never on the number of cores: the shards and the order in
+//! which their gradients are summed are fixed, so a seed gives the same numbers on any machine.
+
+use crate::models::ImageClassifier;
+use burn::module::{ModuleVisitor, Param};
+use burn::nn::loss::CrossEntropyLoss;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+
+/// What one step's forward and backward passes produced.
+pub struct StepOutput {
+    /// Gradient of the mean loss over the whole batch.
+    pub grads: GradientsParams,
+    /// Mean loss over the batch.
+    pub loss: f64,
+    /// Correctly classified images in the batch.
+    pub correct: i64,
+}
+
+/// One shard: images and labels.
+pub type Shard = (Tensor<4>, Tensor<1, Int>);
+
+struct ShardOutput {
+    grads: GradientsParams,
+    loss: f64,
+    correct: i64,
+    len: usize,
+}
+
+fn forward_backward<M: ImageClassifier>(model: &M, loss_fn: &CrossEntropyLoss, (x, y): Shard) -> ShardOutput {
+    let len = y.dims()[0];
+    let logits = model.forward(x);
+    let loss = loss_fn.forward(logits.clone(), y.clone());
+    let loss_value = f64::from(loss.clone().into_scalar::<f32>());
+    let correct = logits.argmax(1).flatten::<1>(0, 1).equal(y).int().sum().into_scalar::<i64>();
+    let grads = GradientsParams::from_grads(loss.backward(), model);
+    ShardOutput { grads, loss: loss_value, correct, len }
+}
+
+/// Forward and backward over `shards` (one batch, split), each shard on its own thread.
+/// The loss may be non-finite; the caller decides what to do with it.
+pub fn step<M: ImageClassifier + Send + Sync>(model: &M, loss_fn: &CrossEntropyLoss, mut shards: Vec<Shard>) -> StepOutput {
+    assert!(!shards.is_empty(), "a step needs at least one shard");
+    if shards.len() == 1 {
+        // One shard: the model's own leaves, no copy and no thread.
+        let out = forward_backward(model, loss_fn, shards.pop().expect("one shard"));
+        return StepOutput { grads: out.grads, loss: out.loss, correct: out.correct };
+    }
+    let outputs: Vec<ShardOutput> = std::thread::scope(|scope| {
+        let first = shards.remove(0);
+        let handles: Vec<_> = shards
+            .into_iter()
+            .map(|shard| {
+                let replica = model.valid().train();
+                scope.spawn(move || forward_backward(&replica, loss_fn, shard))
+            })
+            .collect();
+        // The calling thread does the first shard itself.
+        let replica = model.valid().train();
+        let mut outputs = vec![forward_backward(&replica, loss_fn, first)];
+        outputs.extend(handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
+        outputs
+    });
+    let total: usize = outputs.iter().map(|o| o.len).sum();
+    let loss = outputs.iter().map(|o| o.loss * o.len as f64).sum::<f64>() / total as f64;
+    let correct = outputs.iter().map(|o| o.correct).sum();
+    let weighted: Vec<(GradientsParams, f64)> = outputs.into_iter().map(|o| (o.grads, o.len as f64 / total as f64)).collect();
+    StepOutput { grads: combine(model, weighted), loss, correct }
+}
+
+/// `Σ wᵢ·gᵢ` per parameter, in shard order: each shard's gradient is of its own mean loss, so
+/// weighting by the shard's share of the batch gives the gradient of the batch's mean loss.
+pub fn combine<M: Module>(model: &M, shards: Vec<(GradientsParams, f64)>) -> GradientsParams {
+    let mut combiner = Combiner { shards, out: GradientsParams::new() };
+    model.visit(&mut combiner);
+    combiner.out
+}
+
+struct Combiner {
+    shards: Vec<(GradientsParams, f64)>,
+    out: GradientsParams,
+}
+
+impl ModuleVisitor for Combiner {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let id = param.id;
+        let mut sum: Option<Tensor<D>> = None;
+        for (grads, weight) in self.shards.iter_mut() {
+            if let Some(g) = grads.remove::<D>(id) {
+                let g = g * *weight;
+                sum = Some(match sum {
+                    Some(s) => s + g,
+                    None => g,
+                });
+            }
+        }
+        if let Some(sum) = sum {
+            self.out.register::<D>(id, sum);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::{ImageClassifier, InputInfo, Lenet300};
+    use burn::nn::loss::CrossEntropyLossConfig;
+
+    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+        t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+    }
+
+    /// Two shards give the gradient of the whole batch (up to float summation order).
+    #[test]
+    fn sharded_gradient_equals_whole_batch_gradient() {
+        let device = Device::flex().autodiff();
+        device.seed(7);
+        let info = InputInfo { channels: 1, rows: 28, cols: 28, classes: 10 };
+        let model = Lenet300::init(info, &device);
+        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let n = 10;
+        let pixels: Vec<f32> = (0..n * 784).map(|i| ((i * 37 % 101) as f32 / 101.0) - 0.5).collect();
+        let labels: Vec<i64> = (0..n as i64).map(|i| (i * 3) % 10).collect();
+        let x = Tensor::<4>::from_data(TensorData::new(pixels, [n, 1, 28, 28]), &device);
+        let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [n]), &device);
+
+        let mut whole = step(&model, &loss_fn, vec![(x.clone(), y.clone())]);
+        // Unequal shards (3 + 7) check the weighting by shard size.
+        let shards = vec![(x.clone().narrow(0, 0, 3), y.clone().narrow(0, 0, 3)), (x.narrow(0, 3, 7), y.narrow(0, 3, 7))];
+        let mut split = step(&model, &loss_fn, shards);
+
+        assert!((whole.loss - split.loss).abs() < 1e-5, "{} vs {}", whole.loss, split.loss);
+        assert_eq!(whole.correct, split.correct);
+        let params = crate::params::list_params(&model);
+        assert_eq!(params.len(), 6);
+        for p in &params {
+            let take = |g: &mut GradientsParams| match p.burn_shape.len() {
+                1 => values(g.remove::<1>(p.id).expect("gradient")),
+                _ => values(g.remove::<2>(p.id).expect("gradient")),
+            };
+            let (a, b) = (take(&mut whole.grads), take(&mut split.grads));
+            assert_eq!(a.len(), b.len(), "{}", p.name);
+            let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0, "{}: zero gradient", p.name);
+            for (u, v) in a.iter().zip(&b) {
+                assert!((u - v).abs() <= 1e-5 * scale.max(1.0), "{}: {u} vs {v}", p.name);
+            }
+        }
+    }
+}
