@@ -104,6 +104,8 @@ fn compact_pruned_lenet300_matches_and_loads_in_numpy() {
 
     let bench = run_ok(&["bench", "--run", dir.to_str().unwrap(), "--batch", "1,64"]);
     assert!(bench.contains("speedup") && bench.contains("argmax agree: true"), "bench output:\n{bench}");
+    // Where the time goes: one line per op of the network, at the largest batch.
+    assert!(bench.contains("per op at batch 64") && bench.contains("fc1 (linear, ") && bench.contains("layout changes"), "bench output:\n{bench}");
 
     numpy_check(&dir, "compact_pruned_lenet300_matches_and_loads_in_numpy");
 }

@@ -73,6 +73,38 @@ pub struct BenchReport {
     /// Largest |dense - compact| logit difference seen on the benchmark inputs.
     pub max_abs_logit_diff: f32,
     pub argmax_agree: bool,
+    /// Where the time goes, at the largest batch: median milliseconds per op.
+    pub layers: Vec<LayerTiming>,
+    pub layers_batch: usize,
+}
+
+/// Median time of one op in the dense and in the compact network.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerTiming {
+    pub label: String,
+    pub dense_ms: f64,
+    pub compact_ms: f64,
+}
+
+/// Median wall time of every op (plus the layout changes at both ends, last) over `repeats`
+/// forward passes, after `warmup` untimed ones.
+fn layer_times(net: &Network, x: &[f32], n: usize, o: &BenchOptions) -> Result<Vec<(String, f64)>> {
+    for _ in 0..o.warmup {
+        net.forward(x, n)?;
+    }
+    let slots = net.ops.len() + 1;
+    let mut samples = vec![Vec::with_capacity(o.repeats); slots];
+    for _ in 0..o.repeats.max(1) {
+        net.forward_observed(x, n, |i, d| samples[i].push(d.as_secs_f64()))?;
+    }
+    let labels = net.ops.iter().map(|op| op.label()).chain(["layout changes (input, output)".to_string()]);
+    Ok(labels
+        .zip(samples)
+        .map(|(label, mut s)| {
+            s.sort_by(f64::total_cmp);
+            (label, s[s.len() / 2] * 1e3)
+        })
+        .collect())
 }
 
 fn time(net: &Network, x: &[f32], n: usize, o: &BenchOptions) -> Result<Timing> {
@@ -109,6 +141,7 @@ pub fn bench(dense: &Network, compact: &Network, opts: &BenchOptions) -> Result<
     let per = dense.input.numel();
     let mut rows = Vec::new();
     let (mut max_diff, mut agree) = (0f32, true);
+    let (mut layers, mut layers_batch) = (Vec::new(), 0);
     for &n in &opts.batches {
         let x: Vec<f32> = (0..n * per)
             .map(|_| rng.random::<f32>() * 2.0 - 0.5)
@@ -125,6 +158,17 @@ pub fn bench(dense: &Network, compact: &Network, opts: &BenchOptions) -> Result<
         }
         let d = time(dense, &x, n, opts)?;
         let c = time(compact, &x, n, opts)?;
+        if n >= layers_batch {
+            // Structure removal changes shapes, never the sequence of ops: the lists pair up.
+            // Labels are the compact side's (they name the storage format it chose).
+            let (ld, lc) = (layer_times(dense, &x, n, opts)?, layer_times(compact, &x, n, opts)?);
+            layers = ld
+                .into_iter()
+                .zip(lc)
+                .map(|((_, dense_ms), (label, compact_ms))| LayerTiming { label, dense_ms, compact_ms })
+                .collect();
+            layers_batch = n;
+        }
         rows.push(BenchRow {
             batch: n,
             speedup: d.median_s / c.median_s,
@@ -143,6 +187,8 @@ pub fn bench(dense: &Network, compact: &Network, opts: &BenchOptions) -> Result<
         threads: rayon::current_num_threads(),
         max_abs_logit_diff: max_diff,
         argmax_agree: agree,
+        layers,
+        layers_batch,
     })
 }
 
@@ -213,10 +259,22 @@ impl std::fmt::Display for BenchReport {
                 d as f64 / c.max(1) as f64
             )?;
         }
-        write!(
+        writeln!(
             f,
             "threads: {}; max |dense-compact| logit diff {:.2e}; argmax agree: {}",
             self.threads, self.max_abs_logit_diff, self.argmax_agree
-        )
+        )?;
+        write!(f, "per op at batch {} (median ms):", self.layers_batch)?;
+        for l in &self.layers {
+            write!(
+                f,
+                "\n  {:<32} {:>9.4} {:>9.4} {:>7.2}x",
+                l.label,
+                l.dense_ms,
+                l.compact_ms,
+                l.dense_ms / l.compact_ms.max(1e-9)
+            )?;
+        }
+        Ok(())
     }
 }

@@ -330,43 +330,37 @@ impl ConvGeom {
     }
 }
 
-/// Images processed per im2col block: bounds the column buffer (K × block × pixels floats).
-fn im2col_block(g: &ConvGeom, n: usize) -> usize {
-    let per_image = g.k() * g.out_h() * g.out_w();
-    (((1 << 20) / per_image.max(1)).max(1)).min(n)
+/// Output rows per im2col block: bounds the column buffer (K × rows × ow × N floats, about
+/// 4 MB) so it stays in cache while the GEMM consumes it.
+pub fn im2col_rows(g: &ConvGeom, n: usize) -> usize {
+    let per_row = g.k() * g.out_w() * n;
+    ((1 << 20) / per_row.max(1)).clamp(1, g.out_h().max(1))
 }
 
-/// Dense convolution `Y[cout, N, oh, ow] += W[cout, cin*kh*kw] · im2col(X[cin, N, h, w])`.
-/// `y` must be pre-filled with the bias.
+/// Dense convolution `Y[cout, oh, ow, N] += W[cout, cin*kh*kw] · im2col(X[cin, h, w, N])`, with
+/// images batch-innermost (see `network.rs`). `y` must be pre-filled with the bias.
 pub fn conv_dense(g: &ConvGeom, weight: &DenseMat, x: &[f32], n: usize, y: &mut [f32]) {
     let (oh, ow) = (g.out_h(), g.out_w());
-    let p = oh * ow;
-    assert_eq!(x.len(), g.cin * n * g.h * g.w);
-    assert_eq!(y.len(), g.cout * n * p);
+    let row = ow * n; // one output row of one channel: ow pixels × N images
+    assert_eq!(x.len(), g.cin * g.h * g.w * n);
+    assert_eq!(y.len(), g.cout * oh * row);
     assert_eq!((weight.rows, weight.cols), (g.cout, g.k()));
-    let nb = im2col_block(g, n);
-    let blocks = n.div_ceil(nb);
+    if y.is_empty() {
+        return;
+    }
+    let rows = im2col_rows(g, n);
+    let blocks = oh.div_ceil(rows);
     let yp = SendPtr(y.as_mut_ptr());
     // Many blocks: one task per block with a sequential GEMM; few blocks: parallel GEMM inside.
     let outer_parallel = blocks >= 2 * rayon::current_num_threads();
     let run = |bi: usize| {
-        let n0 = bi * nb;
-        let nn = nb.min(n - n0);
-        let cols = im2col(g, x, n, n0, nn);
-        // SAFETY: block `bi` writes columns n0*p..(n0+nn)*p of every row of Y; blocks are disjoint.
+        let oy0 = bi * rows;
+        let nr = rows.min(oh - oy0);
+        let cols = im2col(g, x, n, oy0..oy0 + nr);
+        // SAFETY: block `bi` writes output rows oy0..oy0+nr of every channel of Y, that is
+        // columns oy0*row..(oy0+nr)*row of the [cout, oh*row] matrix; blocks are disjoint.
         unsafe {
-            gemm_raw(
-                g.cout,
-                nn * p,
-                g.k(),
-                &weight.data,
-                g.k(),
-                &cols,
-                nn * p,
-                SendPtr(yp.get().add(n0 * p)),
-                n * p,
-                !outer_parallel,
-            )
+            gemm_raw(g.cout, nr * row, g.k(), &weight.data, g.k(), &cols, nr * row, SendPtr(yp.get().add(oy0 * row)), oh * row, !outer_parallel)
         }
     };
     if outer_parallel {
@@ -376,29 +370,33 @@ pub fn conv_dense(g: &ConvGeom, weight: &DenseMat, x: &[f32], n: usize, y: &mut 
     }
 }
 
-/// Unfolds images `n0..n0+nn` of `X[cin, N, h, w]` into `cols[(ci,dy,dx), (n, oy, ox)]`.
-pub fn im2col(g: &ConvGeom, x: &[f32], n: usize, n0: usize, nn: usize) -> Vec<f32> {
+/// Unfolds output rows `oys` of `X[cin, h, w, N]` into `cols[(ci,dy,dx), (oy, ox, n)]`; taps
+/// that fall into the padding stay zero. With stride 1 every (tap, output row) is one
+/// contiguous copy of `ow × N` values.
+pub fn im2col(g: &ConvGeom, x: &[f32], n: usize, oys: std::ops::Range<usize>) -> Vec<f32> {
     let (oh, ow) = (g.out_h(), g.out_w());
-    let p = oh * ow;
-    let width = nn * p;
+    let width = oys.len() * ow * n;
     let mut cols = vec![0f32; g.k() * width];
-    cols.chunks_mut(width).enumerate().for_each(|(row, out)| {
-        let (ci, dy, dx) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
+    let plane = g.h * g.w * n;
+    cols.chunks_mut(width.max(1)).enumerate().for_each(|(r, out)| {
+        let (ci, dy, dx) = (r / (g.kh * g.kw), (r / g.kw) % g.kh, r % g.kw);
         let ys = ConvGeom::valid_range(oh, dy, g.sh, g.ph, g.h);
         let xs = ConvGeom::valid_range(ow, dx, g.sw, g.pw, g.w);
-        for s in 0..nn {
-            let plane = &x[(ci * n + n0 + s) * g.h * g.w..][..g.h * g.w];
-            for oy in ys.clone() {
-                let iy = oy * g.sh + dy - g.ph;
-                let dst = &mut out[s * p + oy * ow..][..ow];
-                let src = &plane[iy * g.w..][..g.w];
-                if g.sw == 1 {
-                    let ix0 = xs.start + dx - g.pw;
-                    dst[xs.clone()].copy_from_slice(&src[ix0..ix0 + xs.len()]);
-                } else {
-                    for ox in xs.clone() {
-                        dst[ox] = src[ox * g.sw + dx - g.pw];
-                    }
+        if xs.is_empty() {
+            return;
+        }
+        let src_plane = &x[ci * plane..][..plane];
+        for oy in oys.start.max(ys.start)..oys.end.min(ys.end) {
+            let iy = oy * g.sh + dy - g.ph;
+            let dst = &mut out[(oy - oys.start) * ow * n..][..ow * n];
+            let src = &src_plane[iy * g.w * n..][..g.w * n];
+            if g.sw == 1 {
+                let ix0 = xs.start + dx - g.pw;
+                dst[xs.start * n..xs.end * n].copy_from_slice(&src[ix0 * n..(ix0 + xs.len()) * n]);
+            } else {
+                for ox in xs.clone() {
+                    let ix = ox * g.sw + dx - g.pw;
+                    dst[ox * n..(ox + 1) * n].copy_from_slice(&src[ix * n..(ix + 1) * n]);
                 }
             }
         }

@@ -34,6 +34,7 @@ pub mod graph;
 pub mod inspect;
 pub mod model;
 pub mod network;
+pub mod pool;
 mod simd;
 pub mod sparse;
 pub mod structure;

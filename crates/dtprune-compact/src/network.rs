@@ -7,6 +7,7 @@
 use crate::dense::{conv_dense, ConvGeom, DenseMat};
 use crate::error::{CompactError, Result};
 use crate::graph::{Preprocess, Shape};
+use crate::pool::max_pool;
 use crate::sparse::{Csr, SparseConv};
 use rayon::prelude::*;
 
@@ -88,12 +89,27 @@ pub enum Op {
     Linear(LinearOp),
 }
 
-/// A runnable model. Activations flow feature-major: `[C, N, H, W]` or `[F, N]`.
+/// A runnable model. Activations keep the batch innermost: images `[C, H, W, N]`, vectors
+/// `[F, N]`. Every kernel then works on contiguous runs of `N` (or `ow × N`) values, flattening
+/// is free, and a sparse tap or weight is one multiply-add across the whole batch.
 #[derive(Clone, Debug)]
 pub struct Network {
     pub input: Shape,
     pub preprocess: Option<Preprocess>,
     pub ops: Vec<Op>,
+}
+
+impl Op {
+    /// A short label: the layer's name, or the op's kind.
+    pub fn label(&self) -> String {
+        match self {
+            Op::Conv(c) => format!("{} (conv, {})", c.name, c.weights().format()),
+            Op::Linear(l) => format!("{} (linear, {})", l.name, l.weight.format()),
+            Op::MaxPool { kernel, stride } => format!("maxpool {}x{}/{}", kernel[0], kernel[1], stride[0]),
+            Op::Relu => "relu".into(),
+            Op::Flatten => "flatten".into(),
+        }
+    }
 }
 
 impl Network {
@@ -152,8 +168,8 @@ impl Network {
             ) = op
             {
                 // im2col block buffer
-                let per = c.geom.k() * c.geom.out_h() * c.geom.out_w();
-                b += 4 * per * ((1usize << 20) / per.max(1)).max(1).min(n);
+                let rows = crate::dense::im2col_rows(&c.geom, n);
+                b += 4 * c.geom.k() * rows * c.geom.out_w() * n;
             }
             peak = peak.max(b);
         }
@@ -163,6 +179,12 @@ impl Network {
     /// Forward pass. `x` is `[N, ...input]` in PyTorch (sample-major, C-H-W) order; returns
     /// logits `[N, outputs]`.
     pub fn forward(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
+        self.forward_observed(x, n, |_, _| {})
+    }
+
+    /// [`Network::forward`], reporting the wall time of every op (index into `ops`) and of the
+    /// layout changes at both ends (index `ops.len()`): where a forward pass spends its time.
+    pub fn forward_observed(&self, x: &[f32], n: usize, mut observe: impl FnMut(usize, std::time::Duration)) -> Result<Vec<f32>> {
         let per = self.input.numel();
         if x.len() != n * per {
             return Err(CompactError::Input(format!(
@@ -170,18 +192,25 @@ impl Network {
                 x.len()
             )));
         }
-        // Sample-major [N, C, HW] -> feature-major [C, N, HW].
-        let (c, hw) = self.input.units();
-        let mut act = transpose_outer(x, n, c, hw);
+        // Sample-major [N, C·H·W] -> batch-innermost [C·H·W, N] = [C, H, W, N].
+        let started = std::time::Instant::now();
+        let mut act = transpose_outer(x, n, per, 1);
+        let mut layout = started.elapsed();
         let mut shape = self.input;
-        for op in &self.ops {
+        for (i, op) in self.ops.iter().enumerate() {
+            let started = std::time::Instant::now();
             let (next, next_shape) = self.apply(op, &act, shape, n);
             act = next;
             shape = next_shape;
+            observe(i, started.elapsed());
         }
         // Feature-major [F, N] -> [N, F].
+        let started = std::time::Instant::now();
         let f = shape.numel();
-        Ok(transpose_outer(&act, f, n, 1))
+        let logits = transpose_outer(&act, f, n, 1);
+        layout += started.elapsed();
+        observe(self.ops.len(), layout);
+        Ok(logits)
     }
 
     /// Forward pass from u8 pixels through the graph's preprocessing.
@@ -227,40 +256,12 @@ impl Network {
                 (y, Shape::Features(rows))
             }
             (Op::Relu, s) => (x.iter().map(|v| v.max(0.0)).collect(), s),
-            (Op::Flatten, Shape::Image { c, h, w }) => {
-                // [C, N, H*W] -> [C*H*W, N], PyTorch feature order (c, h, w).
-                (transpose_inner(x, c, n, h * w), Shape::Features(c * h * w))
-            }
+            // [C, H, W, N] is already [C*H*W, N] with PyTorch's feature order (c, h, w).
+            (Op::Flatten, s @ Shape::Image { .. }) => (x.to_vec(), Shape::Features(s.numel())),
             (Op::Flatten, s) => (x.to_vec(), s),
             (Op::MaxPool { kernel, stride }, Shape::Image { c, h, w }) => {
-                let (oh, ow) = (
-                    (h - kernel[0]) / stride[0] + 1,
-                    (w - kernel[1]) / stride[1] + 1,
-                );
-                let mut y = vec![0f32; c * n * oh * ow];
-                let pool = |(src, dst): (&[f32], &mut [f32])| {
-                    for oy in 0..oh {
-                        for ox in 0..ow {
-                            let mut m = f32::NEG_INFINITY;
-                            for dy in 0..kernel[0] {
-                                let row =
-                                    &src[(oy * stride[0] + dy) * w + ox * stride[1]..][..kernel[1]];
-                                for &v in row {
-                                    m = m.max(v);
-                                }
-                            }
-                            dst[oy * ow + ox] = m;
-                        }
-                    }
-                };
-                if x.len() >= crate::simd::PARALLEL_MIN_WORK {
-                    x.par_chunks(h * w)
-                        .zip(y.par_chunks_mut(oh * ow))
-                        .for_each(pool);
-                } else {
-                    x.chunks(h * w).zip(y.chunks_mut(oh * ow)).for_each(pool);
-                }
-                (y, Shape::Image { c, h: oh, w: ow })
+                let (oh, ow) = ((h - kernel[0]) / stride[0] + 1, (w - kernel[1]) / stride[1] + 1);
+                (max_pool(x, [h, w], n, *kernel, *stride), Shape::Image { c, h: oh, w: ow })
             }
             (op, s) => unreachable!("network validated at build time: {op:?} on {s:?}"),
         }
@@ -278,15 +279,6 @@ fn transpose_outer(x: &[f32], a: usize, b: usize, s: usize) -> Vec<f32> {
         for j in 0..b {
             y[(j * a + i) * s..][..s].copy_from_slice(&x[(i * b + j) * s..][..s]);
         }
-    }
-    y
-}
-
-/// `[C, N, S] -> [C, S, N]` (flatten from channel-major images to feature-major vectors).
-fn transpose_inner(x: &[f32], c: usize, n: usize, s: usize) -> Vec<f32> {
-    let mut y = vec![0f32; x.len()];
-    for (src, dst) in x.chunks(n * s).zip(y.chunks_mut(n * s)).take(c) {
-        transpose2d(src, n, s, dst);
     }
     y
 }
@@ -332,11 +324,6 @@ mod tests {
         // [2, 3, 1] -> [3, 2, 1]
         assert_eq!(
             transpose_outer(&[1., 2., 3., 4., 5., 6.], 2, 3, 1),
-            vec![1., 4., 2., 5., 3., 6.]
-        );
-        // [1, 2, 3] (C=1, N=2, S=3) -> [1, 3, 2]
-        assert_eq!(
-            transpose_inner(&[1., 2., 3., 4., 5., 6.], 1, 2, 3),
             vec![1., 4., 2., 5., 3., 6.]
         );
     }

@@ -138,8 +138,40 @@ multiversion! {
     }
 }
 
-/// Output-row chunk held in registers by [`spmm_row`]: 64 floats = 8 AVX registers.
+/// Output-row chunk held in registers by [`spmm_row`] and [`axpy_rows`]: 64 floats = 8 AVX
+/// registers.
 const CHUNK: usize = 64;
+
+multiversion! {
+    /// `y[0..len] += Σ_p val_p · x[offsets_p + shift .. + len]`: [`spmm_row`] with arbitrary
+    /// row starts (a convolution tap's source row is a shifted window of its input plane).
+    fn axpy_rows(offsets: &[usize], val: &[f32], shift: usize, x: &[f32], y: &mut [f32]) {
+        let len = y.len();
+        let mut j = 0;
+        while j + CHUNK <= len {
+            let mut acc: [f32; CHUNK] = y[j..j + CHUNK].try_into().expect("chunk");
+            for (&o, &v) in offsets.iter().zip(val) {
+                let xs: &[f32; CHUNK] = x[o + shift + j..][..CHUNK].try_into().expect("chunk");
+                for l in 0..CHUNK {
+                    acc[l] += v * xs[l];
+                }
+            }
+            y[j..j + CHUNK].copy_from_slice(&acc);
+            j += CHUNK;
+        }
+        if j < len {
+            let w = len - j;
+            let mut acc = [0f32; CHUNK];
+            acc[..w].copy_from_slice(&y[j..]);
+            for (&o, &v) in offsets.iter().zip(val) {
+                for (a, &xv) in acc[..w].iter_mut().zip(&x[o + shift + j..][..w]) {
+                    *a += v * xv;
+                }
+            }
+            y[j..].copy_from_slice(&acc[..w]);
+        }
+    }
+}
 
 multiversion! {
     /// `yrow[0..n] += Σ_p val_p · X[idx_p, 0..n]`, `X` row-major with `n` columns.
@@ -189,10 +221,6 @@ pub struct SparseConv {
     taps: Vec<Tap>,
 }
 
-/// Images per task in [`SparseConv::forward_acc`]: one output block (e.g. 16 × 24 × 24 floats)
-/// stays in L1/L2 while all taps of the channel sweep over it.
-const CONV_IMAGES_PER_TASK: usize = 16;
-
 impl SparseConv {
     pub fn new(geom: ConvGeom, csr: Csr) -> SparseConv {
         assert_eq!((csr.rows, csr.cols), (geom.cout, geom.k()));
@@ -210,57 +238,53 @@ impl SparseConv {
         SparseConv { geom, csr, taps }
     }
 
-    /// `Y[cout, N, oh, ow] += conv(X[cin, N, h, w])`; `Y` pre-filled with the bias.
+    /// `Y[cout, oh, ow, N] += conv(X[cin, h, w, N])` (images batch-innermost); `Y` pre-filled
+    /// with the bias. One task per output channel: its `oh × ow × N` block stays in cache while
+    /// every tap of the channel sweeps over it.
     pub fn forward_acc(&self, x: &[f32], n: usize, y: &mut [f32]) {
         let g = &self.geom;
-        let (oh, ow) = (g.out_h(), g.out_w());
-        let plane = oh * ow;
-        assert_eq!(x.len(), g.cin * n * g.h * g.w);
-        assert_eq!(y.len(), g.cout * n * plane);
-        if n == 0 {
+        let block = g.out_h() * g.out_w() * n;
+        assert_eq!(x.len(), g.cin * g.h * g.w * n);
+        assert_eq!(y.len(), g.cout * block);
+        if block == 0 {
             return;
         }
-        let ipt = CONV_IMAGES_PER_TASK.min(n);
-        let blocks = n.div_ceil(ipt);
-        let work = self.csr.nnz() * n * plane;
-        // Task = (output channel, block of images): a contiguous slice of Y.
-        let run = |(t, yblk): (usize, &mut [f32])| {
-            let (o, b) = (t / blocks, t % blocks);
-            let taps = &self.taps[self.csr.row_range(o)];
-            conv_taps(g, taps, x, n, b * ipt, yblk);
-        };
-        let tasks = y.chunks_mut(n * plane).flat_map(|ch| {
-            // Split one channel's [N, oh, ow] into image blocks.
-            let mut v = Vec::with_capacity(blocks);
-            let mut rest = ch;
-            while !rest.is_empty() {
-                let take = (ipt * plane).min(rest.len());
-                let (a, r) = rest.split_at_mut(take);
-                v.push(a);
-                rest = r;
-            }
-            v
-        });
-        if work >= PARALLEL_MIN_WORK {
-            tasks
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .enumerate()
-                .for_each(run);
+        // Unpadded, horizontally unit-stride convolutions (LeNet's) read every tap inside the
+        // image for every output, so an output row is `Σ_taps v · x[offset_tap + row shift ..]`:
+        // the CSR-times-dense shape, with a register-held chunk of the row.
+        let valid = g.ph == 0 && g.pw == 0 && g.sw == 1;
+        let plane = g.h * g.w * n;
+        let offsets: Vec<usize> = if valid {
+            self.taps.iter().map(|t| t.ci as usize * plane + (t.dy as usize * g.w + t.dx as usize) * n).collect()
         } else {
-            tasks.enumerate().for_each(run);
+            Vec::new()
+        };
+        let run = |(o, yblk): (usize, &mut [f32])| {
+            let range = self.csr.row_range(o);
+            if valid {
+                let row = g.out_w() * n;
+                for (oy, yrow) in yblk.chunks_exact_mut(row).enumerate() {
+                    axpy_rows(&offsets[range.clone()], &self.csr.data[range.clone()], oy * g.sh * g.w * n, x, yrow);
+                }
+            } else {
+                conv_taps(g, &self.taps[range], x, n, yblk);
+            }
+        };
+        if self.csr.nnz() * block >= PARALLEL_MIN_WORK {
+            y.par_chunks_mut(block).enumerate().for_each(run);
+        } else {
+            y.chunks_mut(block).enumerate().for_each(run);
         }
     }
 }
 
 multiversion! {
-    /// Adds every tap of one output channel into `yblk` = that channel's planes for images
-    /// `n0..n0 + yblk.len()/plane`.
-    fn conv_taps(g: &ConvGeom, taps: &[Tap], x: &[f32], n: usize, n0: usize, yblk: &mut [f32]) {
+    /// Adds every tap of one output channel into its block `yblk` = `[oh, ow, N]`. With stride 1
+    /// a tap's contribution to one output row is a single multiply-add over `ow × N` contiguous
+    /// values (the whole batch at once), the shape SIMD likes best.
+    fn conv_taps(g: &ConvGeom, taps: &[Tap], x: &[f32], n: usize, yblk: &mut [f32]) {
         let (oh, ow) = (g.out_h(), g.out_w());
-        let plane = oh * ow;
-        let hw = g.h * g.w;
-        let nn = yblk.len() / plane;
+        let plane = g.h * g.w * n;
         for t in taps {
             let (dy, dx) = (t.dy as usize, t.dx as usize);
             let ys = ConvGeom::valid_range(oh, dy, g.sh, g.ph, g.h);
@@ -269,22 +293,22 @@ multiversion! {
                 continue;
             }
             let v = t.v;
-            for s in 0..nn {
-                let src_plane = &x[(t.ci as usize * n + n0 + s) * hw..][..hw];
-                let dst_plane = &mut yblk[s * plane..][..plane];
-                for oy in ys.clone() {
-                    let iy = oy * g.sh + dy - g.ph;
-                    let dst = &mut dst_plane[oy * ow + xs.start..oy * ow + xs.end];
-                    if g.sw == 1 {
-                        let ix0 = iy * g.w + xs.start + dx - g.pw;
-                        let src = &src_plane[ix0..ix0 + dst.len()];
-                        for (d, &sv) in dst.iter_mut().zip(src) {
+            let src_plane = &x[t.ci as usize * plane..][..plane];
+            for oy in ys {
+                let iy = oy * g.sh + dy - g.ph;
+                let dst = &mut yblk[oy * ow * n..][..ow * n];
+                let src = &src_plane[iy * g.w * n..][..g.w * n];
+                if g.sw == 1 {
+                    let ix0 = xs.start + dx - g.pw;
+                    let (d, s) = (&mut dst[xs.start * n..xs.end * n], &src[ix0 * n..(ix0 + xs.len()) * n]);
+                    for (d, &sv) in d.iter_mut().zip(s) {
+                        *d += v * sv;
+                    }
+                } else {
+                    for ox in xs.clone() {
+                        let ix = ox * g.sw + dx - g.pw;
+                        for (d, &sv) in dst[ox * n..(ox + 1) * n].iter_mut().zip(&src[ix * n..(ix + 1) * n]) {
                             *d += v * sv;
-                        }
-                    } else {
-                        let row = &src_plane[iy * g.w..][..g.w];
-                        for (i, d) in dst.iter_mut().enumerate() {
-                            *d += v * row[(xs.start + i) * g.sw + dx - g.pw];
                         }
                     }
                 }
