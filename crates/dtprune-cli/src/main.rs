@@ -137,8 +137,8 @@ struct TrainArgs {
     /// Also record running loss/accuracy/sparsity every N steps in steps.jsonl.
     #[arg(long, value_name = "N")]
     monitor_every: Option<usize>,
-    /// Split each batch into N shards trained on N threads (default 2; the numbers depend on
-    /// N, not on the machine).
+    /// Split each batch into N shards trained on N threads (default: the model's measured
+    /// choice; the numbers depend on N, not on the machine).
     #[arg(long, value_name = "N")]
     replicas: Option<usize>,
     /// Prune only tensors whose dotted names match this glob, e.g. `fc*.weight` (repeatable).
@@ -332,7 +332,10 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
     }
-    set!(model, dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every, replicas);
+    set!(model, dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every);
+    if a.replicas.is_some() {
+        c.replicas = a.replicas;
+    }
     if !a.prune_only.is_empty() {
         c.prune_only = a.prune_only.clone();
     }
@@ -483,7 +486,7 @@ fn bench_train(model: &str, epochs: usize, batch_size: usize, policy: &str, repl
             model: model.into(),
             epochs,
             batch_size,
-            replicas: r,
+            replicas: Some(r),
             policy: dtprune_train::config::PolicyConfig { name: pol.into(), params: Default::default() },
             ..Default::default()
         };

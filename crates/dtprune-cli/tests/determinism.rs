@@ -63,13 +63,13 @@ fn same_seed_same_masks_weights_and_history() {
 
 /// Same seed, byte-identical safetensors files (the header metadata too, which the writer
 /// would order by hash if it had several keys). Matters for caching, checksums and the planned
-/// exact resume.
+/// exact resume. Trained with two data-parallel shards: the threads must not make it vary.
 #[test]
 fn same_seed_byte_identical_files() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     for d in [&a, &b] {
-        train(d, 1, &["--policy", "oneshot", "--no-compact", "--seed", "3"]);
+        train(d, 1, &["--policy", "oneshot", "--no-compact", "--seed", "3", "--replicas", "2"]);
     }
     for f in ["masks.safetensors", "model.safetensors"] {
         assert!(std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(), "{f} bytes differ under the same seed");

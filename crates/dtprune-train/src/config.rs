@@ -41,7 +41,10 @@ pub struct ExperimentConfig {
     /// Each batch is split into this many shards whose forward and backward passes run on
     /// their own threads (data parallelism over the machine's cores). Part of the experiment,
     /// not of the machine: the numbers depend on it, not on how many cores there are.
-    pub replicas: usize,
+    /// Unset: the model's measured default ([`crate::models::ImageClassifier::REPLICAS`]); the
+    /// run's `config.toml` records the value used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<usize>,
     pub policy: PolicyConfig,
     pub rollback: RollbackSection,
 }
@@ -104,7 +107,7 @@ impl Default for ExperimentConfig {
             prune_only: Vec::new(),
             min_keep: 0.002,
             monitor_every: 0,
-            replicas: 2,
+            replicas: None,
             policy: PolicyConfig::default(),
             rollback: RollbackSection::default(),
         }
@@ -141,8 +144,8 @@ impl ExperimentConfig {
         if self.batch_size == 0 || self.batch_size > 65_536 {
             return bad(format!("batch_size = {} is out of range; valid range is [1, 65536]", self.batch_size));
         }
-        if self.replicas == 0 || self.replicas > 64 {
-            return bad(format!("replicas = {} is out of range; valid range is [1, 64]", self.replicas));
+        if let Some(r) = self.replicas.filter(|r| !(1..=64).contains(r)) {
+            return bad(format!("replicas = {r} is out of range; valid range is [1, 64]"));
         }
         if !(self.lr > 0.0 && self.lr <= 10.0) {
             return bad(format!("lr = {} is out of range; valid range is (0, 10]", self.lr));

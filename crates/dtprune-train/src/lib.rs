@@ -27,6 +27,14 @@ pub use trainer::{train, Summary, TrainObserver};
 use std::path::PathBuf;
 use thiserror::Error;
 
+/// Burn's random stream is global to the backend: tests that seed it and compare what they
+/// draw hold this lock, so tests running beside them cannot take numbers from their stream.
+#[cfg(test)]
+pub(crate) fn seeded_test_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[derive(Debug, Error)]
 pub enum TrainError {
     #[error("{path}: {source}")]

@@ -407,6 +407,7 @@ mod tests {
     #[test]
     fn masked_weights_gradients_and_moments_stay_zero() {
         let device = Device::flex().autodiff();
+        let _rng = crate::seeded_test_lock();
         device.seed(3);
         let mut m = tiny(&device);
         let mut opt = MaskedOptimizer::new(OptimizerConfig::adam(), false);
@@ -442,6 +443,7 @@ mod tests {
     #[test]
     fn regrowth_trains_the_shadow_but_not_the_module() {
         let device = Device::flex().autodiff();
+        let _rng = crate::seeded_test_lock();
         device.seed(5);
         let mut m = tiny(&device);
         let mut opt = MaskedOptimizer::new(OptimizerConfig::adam(), true);

@@ -128,6 +128,7 @@ mod tests {
     #[test]
     fn sharded_gradient_equals_whole_batch_gradient() {
         let device = Device::flex().autodiff();
+        let _rng = crate::seeded_test_lock();
         device.seed(7);
         let info = InputInfo { channels: 1, rows: 28, cols: 28, classes: 10 };
         let model = Lenet300::init(info, &device);

@@ -106,6 +106,9 @@ pub fn train<M: ImageClassifier>(
     observer: &mut dyn TrainObserver,
 ) -> Result<Summary, TrainError> {
     cfg.validate()?;
+    // The run records the shard count it used, so `config.toml` alone reproduces it.
+    let replicas = cfg.replicas.unwrap_or(M::REPLICAS);
+    let cfg = &ExperimentConfig { replicas: Some(replicas), ..cfg.clone() };
     let info = InputInfo { channels: 1, rows: splits.train.rows(), cols: splits.train.cols(), classes: splits.train.num_classes() };
     M::check_input(info).map_err(|message| TrainError::Config { path: None, message })?;
     std::fs::create_dir_all(out).map_err(|e| TrainError::Io { path: out.into(), source: e })?;
@@ -184,7 +187,7 @@ pub fn train<M: ImageClassifier>(
         let mut step_events = Vec::new();
         let mut step_prune_seconds = 0f64;
         for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let shards = split_batch(chunk, cfg.replicas).map(|part| train.batch(part, &device)).collect();
+            let shards = split_batch(chunk, replicas).map(|part| train.batch(part, &device)).collect();
             let out = parallel::step(&model, &loss_fn, shards);
             let (loss_value, batch_correct, grads) = (out.loss, out.correct, out.grads);
             if !loss_value.is_finite() {

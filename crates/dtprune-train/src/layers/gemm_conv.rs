@@ -152,6 +152,7 @@ mod tests {
 
     fn check(in_c: usize, out_c: usize, batch: usize, side: usize) {
         let device = Device::flex().autodiff();
+        let _rng = crate::seeded_test_lock();
         device.seed(11);
         let ours = GemmConv2d::new([in_c, out_c], [5, 5], &device);
         let reference: Conv2d = Conv2dConfig::new([in_c, out_c], [5, 5]).init(&device);
@@ -201,6 +202,7 @@ mod tests {
     #[test]
     fn stacked_layers_match_burn() {
         let device = Device::flex().autodiff();
+        let _rng = crate::seeded_test_lock();
         device.seed(3);
         let (a, b) = (GemmConv2d::new([1, 4], [5, 5], &device), GemmConv2d::new([4, 6], [5, 5], &device));
         let twin = |l: &GemmConv2d, c: [usize; 2]| Conv2d {
@@ -223,6 +225,7 @@ mod tests {
     #[test]
     fn sliced_evaluation_matches_burn() {
         let device = Device::flex();
+        let _rng = crate::seeded_test_lock();
         device.seed(9);
         let ours = GemmConv2d::new([2, 3], [5, 5], &device);
         let reference = Conv2d {
@@ -238,6 +241,7 @@ mod tests {
     #[test]
     fn same_initialisation_as_conv2d() {
         let device = Device::flex();
+        let _rng = crate::seeded_test_lock();
         device.seed(5);
         // Parameters are initialised lazily, on first use: draw each model's values right after
         // seeding.

@@ -136,6 +136,7 @@ mod tests {
     #[test]
     fn matches_burn_max_pool2d() {
         let device = Device::flex().autodiff();
+        let _rng = crate::seeded_test_lock();
         device.seed(21);
         let pool = MaxPool2dConfig::new([2, 2]).with_strides([2, 2]).init();
         let x = Tensor::<4>::random([3, 5, 9, 8], Distribution::Normal(0.0, 1.0), &device);
