@@ -142,6 +142,10 @@ multiversion! {
 /// registers.
 const CHUNK: usize = 64;
 
+/// Output rows (`ow × N` values) shorter than this are convolved full-width (see
+/// [`SparseConv::forward_acc`]).
+const SHORT_ROW: usize = 4 * CHUNK;
+
 multiversion! {
     /// `y[0..len] += Σ_p val_p · x[offsets_p + shift .. + len]`: [`spmm_row`] with arbitrary
     /// row starts (a convolution tap's source row is a shifted window of its input plane).
@@ -259,12 +263,29 @@ impl SparseConv {
         } else {
             Vec::new()
         };
+        // Short output rows (small batches: at batch 1 a LeNet row is 24 or 8 values) would
+        // spend more on per-tap loop overhead than on arithmetic. With vertical stride 1 the
+        // output can instead be computed full-width, `w` columns per row, as ONE contiguous
+        // run per tap (output row oy reads input row oy + dy), and the `ow` valid columns of
+        // each row copied out: up to w/ow more arithmetic, far fewer loops.
+        let (ow, row) = (g.out_w(), g.out_w() * n);
+        let full_width = valid && g.sh == 1 && row < SHORT_ROW;
         let run = |(o, yblk): (usize, &mut [f32])| {
             let range = self.csr.row_range(o);
-            if valid {
-                let row = g.out_w() * n;
+            let vals = &self.csr.data[range.clone()];
+            let offs = if valid { &offsets[range.clone()] } else { &[][..] };
+            if full_width {
+                // Rows oy = 0..oh of width w·n; the last needs only its first ow·n values (and
+                // stops inside the input plane).
+                let stride = g.w * n;
+                let mut full = vec![0f32; (g.out_h() - 1) * stride + row];
+                axpy_rows(offs, vals, 0, x, &mut full);
                 for (oy, yrow) in yblk.chunks_exact_mut(row).enumerate() {
-                    axpy_rows(&offsets[range.clone()], &self.csr.data[range.clone()], oy * g.sh * g.w * n, x, yrow);
+                    yrow.iter_mut().zip(&full[oy * stride..][..ow * n]).for_each(|(y, v)| *y += v);
+                }
+            } else if valid {
+                for (oy, yrow) in yblk.chunks_exact_mut(row).enumerate() {
+                    axpy_rows(offs, vals, oy * g.sh * g.w * n, x, yrow);
                 }
             } else {
                 conv_taps(g, &self.taps[range], x, n, yblk);
@@ -427,16 +448,18 @@ mod tests {
                 .collect();
             let dm = DenseMat::new(g.cout, g.k(), w);
             let sc = SparseConv::new(g, Csr::from_dense(&dm));
-            let n = 20;
-            let x: Vec<f32> = (0..g.cin * n * g.h * g.w)
-                .map(|i| ((i * 13 % 23) as f32 - 11.0) / 11.0)
-                .collect();
-            let len = g.cout * n * g.out_h() * g.out_w();
-            let (mut y1, mut y2) = (vec![0.1; len], vec![0.1; len]);
-            sc.forward_acc(&x, n, &mut y1);
-            conv_dense(&g, &dm, &x, n, &mut y2);
-            for (a, b) in y1.iter().zip(&y2) {
-                assert!((a - b).abs() < 1e-4, "pad {ph} stride {sh}: {a} vs {b}");
+            // 20 images: short output rows (full-width path when unpadded); 60: long rows.
+            for n in [20, 60] {
+                let x: Vec<f32> = (0..g.cin * n * g.h * g.w)
+                    .map(|i| ((i * 13 % 23) as f32 - 11.0) / 11.0)
+                    .collect();
+                let len = g.cout * n * g.out_h() * g.out_w();
+                let (mut y1, mut y2) = (vec![0.1; len], vec![0.1; len]);
+                sc.forward_acc(&x, n, &mut y1);
+                conv_dense(&g, &dm, &x, n, &mut y2);
+                for (a, b) in y1.iter().zip(&y2) {
+                    assert!((a - b).abs() < 1e-4, "pad {ph} stride {sh} batch {n}: {a} vs {b}");
+                }
             }
         }
     }
