@@ -194,7 +194,7 @@ impl Network {
         }
         // Sample-major [N, C·H·W] -> batch-innermost [C·H·W, N] = [C, H, W, N].
         let started = std::time::Instant::now();
-        let mut act = transpose_outer(x, n, per, 1);
+        let mut act = transpose(x, n, per);
         let mut layout = started.elapsed();
         let mut shape = self.input;
         for (i, op) in self.ops.iter().enumerate() {
@@ -207,7 +207,7 @@ impl Network {
         // Feature-major [F, N] -> [N, F].
         let started = std::time::Instant::now();
         let f = shape.numel();
-        let logits = transpose_outer(&act, f, n, 1);
+        let logits = transpose(&act, f, n);
         layout += started.elapsed();
         observe(self.ops.len(), layout);
         Ok(logits)
@@ -268,18 +268,14 @@ impl Network {
     }
 }
 
-/// `[A, B, S] -> [B, A, S]`: swaps the two outer axes, moving blocks of `s` contiguous values.
-fn transpose_outer(x: &[f32], a: usize, b: usize, s: usize) -> Vec<f32> {
+/// Row-major `[rows, cols] -> [cols, rows]`, as a new buffer. A single row or column is the same
+/// sequence either way: a copy (this is every layout change of a batch-1 pass).
+fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    if rows == 1 || cols == 1 {
+        return x.to_vec();
+    }
     let mut y = vec![0f32; x.len()];
-    if s == 1 {
-        transpose2d(x, a, b, &mut y);
-        return y;
-    }
-    for i in 0..a {
-        for j in 0..b {
-            y[(j * a + i) * s..][..s].copy_from_slice(&x[(i * b + j) * s..][..s]);
-        }
-    }
+    transpose2d(x, rows, cols, &mut y);
     y
 }
 
@@ -321,11 +317,11 @@ mod tests {
 
     #[test]
     fn transposes() {
-        // [2, 3, 1] -> [3, 2, 1]
-        assert_eq!(
-            transpose_outer(&[1., 2., 3., 4., 5., 6.], 2, 3, 1),
-            vec![1., 4., 2., 5., 3., 6.]
-        );
+        // [2, 3] -> [3, 2]
+        assert_eq!(transpose(&[1., 2., 3., 4., 5., 6.], 2, 3), vec![1., 4., 2., 5., 3., 6.]);
+        // One row or one column: the same sequence.
+        assert_eq!(transpose(&[1., 2., 3.], 1, 3), vec![1., 2., 3.]);
+        assert_eq!(transpose(&[1., 2., 3.], 3, 1), vec![1., 2., 3.]);
     }
 
     #[test]

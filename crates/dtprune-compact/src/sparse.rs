@@ -146,6 +146,9 @@ const CHUNK: usize = 64;
 /// [`SparseConv::forward_acc`]).
 const SHORT_ROW: usize = 4 * CHUNK;
 
+/// Output values per task of a sparse convolution with long rows (64 KB of output).
+const ROW_BAND_VALUES: usize = 16 * 1024;
+
 multiversion! {
     /// `y[0..len] += Σ_p val_p · x[offsets_p + shift .. + len]`: [`spmm_row`] with arbitrary
     /// row starts (a convolution tap's source row is a shifted window of its input plane).
@@ -270,6 +273,7 @@ impl SparseConv {
         // each row copied out: up to w/ow more arithmetic, far fewer loops.
         let (ow, row) = (g.out_w(), g.out_w() * n);
         let full_width = valid && g.sh == 1 && row < SHORT_ROW;
+        let parallel = self.csr.nnz() * block >= PARALLEL_MIN_WORK;
         let run = |(o, yblk): (usize, &mut [f32])| {
             let range = self.csr.row_range(o);
             let vals = &self.csr.data[range.clone()];
@@ -284,14 +288,24 @@ impl SparseConv {
                     yrow.iter_mut().zip(&full[oy * stride..][..ow * n]).for_each(|(y, v)| *y += v);
                 }
             } else if valid {
-                for (oy, yrow) in yblk.chunks_exact_mut(row).enumerate() {
-                    axpy_rows(offs, vals, oy * g.sh * g.w * n, x, yrow);
+                // Large batches: bands of output rows as separate tasks, so the rows a task
+                // reads (kh input rows × w × N) and writes stay in cache.
+                let band = ROW_BAND_VALUES.div_ceil(row).max(1);
+                let rows_of = |(b, rows): (usize, &mut [f32])| {
+                    for (i, yrow) in rows.chunks_exact_mut(row).enumerate() {
+                        axpy_rows(offs, vals, (b * band + i) * g.sh * g.w * n, x, yrow);
+                    }
+                };
+                if yblk.len() > band * row && parallel {
+                    yblk.par_chunks_mut(band * row).enumerate().for_each(rows_of);
+                } else {
+                    yblk.chunks_mut(band * row).enumerate().for_each(rows_of);
                 }
             } else {
                 conv_taps(g, &self.taps[range], x, n, yblk);
             }
         };
-        if self.csr.nnz() * block >= PARALLEL_MIN_WORK {
+        if parallel {
             y.par_chunks_mut(block).enumerate().for_each(run);
         } else {
             y.chunks_mut(block).enumerate().for_each(run);
@@ -461,6 +475,25 @@ mod tests {
                     assert!((a - b).abs() < 1e-4, "pad {ph} stride {sh} batch {n}: {a} vs {b}");
                 }
             }
+        }
+    }
+
+    /// Long rows in bands of several tasks (18 output rows of 1,800 values: two bands).
+    #[test]
+    fn sparse_conv_row_bands_match_dense() {
+        let g = ConvGeom { cin: 2, cout: 3, h: 20, w: 20, kh: 3, kw: 3, sh: 1, sw: 1, ph: 0, pw: 0 };
+        let n = 100;
+        assert!(g.out_h() * g.out_w() * n > ROW_BAND_VALUES, "must need more than one band");
+        let w: Vec<f32> = (0..g.cout * g.k()).map(|i| if i % 2 == 0 { (i % 7) as f32 - 3.0 } else { 0.0 }).collect();
+        let dm = DenseMat::new(g.cout, g.k(), w);
+        let sc = SparseConv::new(g, Csr::from_dense(&dm));
+        let x: Vec<f32> = (0..g.cin * g.h * g.w * n).map(|i| ((i * 17 % 29) as f32 - 14.0) / 14.0).collect();
+        let len = g.cout * g.out_h() * g.out_w() * n;
+        let (mut y1, mut y2) = (vec![0.5; len], vec![0.5; len]);
+        sc.forward_acc(&x, n, &mut y1);
+        conv_dense(&g, &dm, &x, n, &mut y2);
+        for (a, b) in y1.iter().zip(&y2) {
+            assert!((a - b).abs() < 1e-4, "{a} vs {b}");
         }
     }
 }

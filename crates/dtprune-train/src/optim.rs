@@ -230,7 +230,7 @@ impl Update {
         let n = weights.len();
         let chunks = n.div_ceil(CHUNK);
         // Split every buffer the same way; absent buffers become empty chunk lists.
-        fn split<'a>(b: Option<&'a mut [f32]>, chunks: usize) -> Vec<Option<&'a mut [f32]>> {
+        fn split(b: Option<&mut [f32]>, chunks: usize) -> Vec<Option<&mut [f32]>> {
             match b {
                 Some(b) => b.chunks_mut(CHUNK).map(Some).collect(),
                 None => (0..chunks).map(|_| None).collect(),

@@ -356,7 +356,6 @@ pub fn train<M: ImageClassifier>(
     Ok(summary)
 }
 
-/// JSON lines, the whole file rewritten atomically (a reader never sees half a line).
 /// `chunk` cut into at most `replicas` contiguous shards whose sizes differ by at most one.
 fn split_batch(chunk: &[usize], replicas: usize) -> impl Iterator<Item = &[usize]> {
     let parts = replicas.clamp(1, chunk.len().max(1));
@@ -370,6 +369,7 @@ fn split_batch(chunk: &[usize], replicas: usize) -> impl Iterator<Item = &[usize
     })
 }
 
+/// JSON lines, the whole file rewritten atomically (a reader never sees half a line).
 fn write_history<T: Serialize>(path: &Path, history: &[T]) -> Result<(), TrainError> {
     let mut text = String::new();
     for r in history {
@@ -406,4 +406,20 @@ fn write_back<M: Module>(model: M, prunable: &[ParamInfo], engine: &PruningEngin
     }
     let model = if regrowth { model } else { write_params(model, prunable, &by_id) };
     optim.apply_pending(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_batch;
+
+    #[test]
+    fn batch_split_into_near_equal_contiguous_shards() {
+        let chunk: Vec<usize> = (10..17).collect();
+        let shards: Vec<&[usize]> = split_batch(&chunk, 3).collect();
+        assert_eq!(shards, vec![&[10, 11, 12][..], &[13, 14][..], &[15, 16][..]]);
+        // More shards than images: one image each, no empty shard.
+        assert_eq!(split_batch(&chunk[..2], 4).count(), 2);
+        // One shard: the whole batch.
+        assert_eq!(split_batch(&chunk, 1).collect::<Vec<_>>(), vec![&chunk[..]]);
+    }
 }
