@@ -199,7 +199,7 @@ impl Network {
         let mut shape = self.input;
         for (i, op) in self.ops.iter().enumerate() {
             let started = std::time::Instant::now();
-            let (next, next_shape) = self.apply(op, &act, shape, n);
+            let (next, next_shape) = self.apply(op, act, shape, n);
             act = next;
             shape = next_shape;
             observe(i, started.elapsed());
@@ -221,7 +221,9 @@ impl Network {
         self.forward(&p.apply(pixels), n)
     }
 
-    fn apply(&self, op: &Op, x: &[f32], shape: Shape, n: usize) -> (Vec<f32>, Shape) {
+    /// One op. Takes the activation by value: element-wise ops and flattening reuse its buffer
+    /// (at batch 1 an allocation costs as much as a ReLU over a few hundred values).
+    fn apply(&self, op: &Op, mut x: Vec<f32>, shape: Shape, n: usize) -> (Vec<f32>, Shape) {
         match (op, shape) {
             (Op::Conv(c), _) => {
                 let g = &c.geom;
@@ -231,8 +233,8 @@ impl Network {
                     .zip(&c.bias)
                     .for_each(|(row, &b)| row.fill(b));
                 match &c.weight {
-                    ConvWeights::Dense(w) => conv_dense(g, w, x, n, &mut y),
-                    ConvWeights::Sparse(s) => s.forward_acc(x, n, &mut y),
+                    ConvWeights::Dense(w) => conv_dense(g, w, &x, n, &mut y),
+                    ConvWeights::Sparse(s) => s.forward_acc(&x, n, &mut y),
                 }
                 (
                     y,
@@ -250,18 +252,21 @@ impl Network {
                     .zip(&l.bias)
                     .for_each(|(row, &b)| row.fill(b));
                 match &l.weight {
-                    Weights::Dense(w) => w.matmul_acc(x, n, &mut y),
-                    Weights::Csr(w) => w.matmul_acc(x, n, &mut y),
+                    Weights::Dense(w) => w.matmul_acc(&x, n, &mut y),
+                    Weights::Csr(w) => w.matmul_acc(&x, n, &mut y),
                 }
                 (y, Shape::Features(rows))
             }
-            (Op::Relu, s) => (x.iter().map(|v| v.max(0.0)).collect(), s),
+            (Op::Relu, s) => {
+                x.iter_mut().for_each(|v| *v = v.max(0.0));
+                (x, s)
+            }
             // [C, H, W, N] is already [C*H*W, N] with PyTorch's feature order (c, h, w).
-            (Op::Flatten, s @ Shape::Image { .. }) => (x.to_vec(), Shape::Features(s.numel())),
-            (Op::Flatten, s) => (x.to_vec(), s),
+            (Op::Flatten, s @ Shape::Image { .. }) => (x, Shape::Features(s.numel())),
+            (Op::Flatten, s) => (x, s),
             (Op::MaxPool { kernel, stride }, Shape::Image { c, h, w }) => {
                 let (oh, ow) = ((h - kernel[0]) / stride[0] + 1, (w - kernel[1]) / stride[1] + 1);
-                (max_pool(x, [h, w], n, *kernel, *stride), Shape::Image { c, h: oh, w: ow })
+                (max_pool(&x, [h, w], n, *kernel, *stride), Shape::Image { c, h: oh, w: ow })
             }
             (op, s) => unreachable!("network validated at build time: {op:?} on {s:?}"),
         }
