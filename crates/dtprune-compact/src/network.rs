@@ -247,10 +247,14 @@ impl Network {
             }
             (Op::Linear(l), Shape::Features(_)) => {
                 let rows = l.weight.rows();
-                let mut y = vec![0f32; rows * n];
-                y.chunks_mut(n.max(1))
-                    .zip(&l.bias)
-                    .for_each(|(row, &b)| row.fill(b));
+                // Y starts as the bias broadcast over the batch (at batch 1: the bias itself).
+                let mut y = if n == 1 {
+                    l.bias.clone()
+                } else {
+                    let mut y = vec![0f32; rows * n];
+                    y.chunks_mut(n).zip(&l.bias).for_each(|(row, &b)| row.fill(b));
+                    y
+                };
                 match &l.weight {
                     Weights::Dense(w) => w.matmul_acc(&x, n, &mut y),
                     Weights::Csr(w) => w.matmul_acc(&x, n, &mut y),
