@@ -20,6 +20,8 @@ use burn::module::{ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
+use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// What one step's forward and backward passes produced.
 pub struct StepOutput {
@@ -60,26 +62,41 @@ pub fn step<M: ImageClassifier + Send + Sync>(model: &M, loss_fn: &CrossEntropyL
         let out = forward_backward(model, loss_fn, shards.pop().expect("one shard"));
         return StepOutput { grads: out.grads, loss: out.loss, correct: out.correct };
     }
-    let outputs: Vec<ShardOutput> = std::thread::scope(|scope| {
-        let first = shards.remove(0);
-        let handles: Vec<_> = shards
-            .into_iter()
-            .map(|shard| {
-                let replica = model.valid().train();
-                scope.spawn(move || forward_backward(&replica, loss_fn, shard))
-            })
-            .collect();
-        // The calling thread does the first shard itself.
-        let replica = model.valid().train();
-        let mut outputs = vec![forward_backward(&replica, loss_fn, first)];
-        outputs.extend(handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
-        outputs
+    let outputs: Vec<ShardOutput> = shard_pool(shards.len()).install(|| {
+        shards
+            .into_par_iter()
+            .with_max_len(1)
+            .map(|shard| forward_backward(&model.valid().train(), loss_fn, shard))
+            .collect()
     });
     let total: usize = outputs.iter().map(|o| o.len).sum();
     let loss = outputs.iter().map(|o| o.loss * o.len as f64).sum::<f64>() / total as f64;
     let correct = outputs.iter().map(|o| o.correct).sum();
     let weighted: Vec<(GradientsParams, f64)> = outputs.into_iter().map(|o| (o.grads, o.len as f64 / total as f64)).collect();
     StepOutput { grads: combine(model, weighted), loss, correct }
+}
+
+/// The thread pool that runs `n` shards: `n` threads, created once per shard count and kept for
+/// the life of the process. Spawning threads every step cost more than it seems: each new
+/// thread starts with an empty allocator heap whose memory the kernel must zero again (page
+/// faults were ~10% of LeNet-5's CPU time). Operations inside a shard that parallelise
+/// themselves (large matrix products) run in this pool too, so the work of a step depends on
+/// `n`, not on the machine's core count.
+fn shard_pool(n: usize) -> &'static rayon::ThreadPool {
+    static POOLS: Mutex<Vec<(usize, &'static rayon::ThreadPool)>> = Mutex::new(Vec::new());
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, pool)) = pools.iter().find(|(k, _)| *k == n) {
+        return pool;
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .thread_name(|i| format!("dtprune-shard-{i}"))
+        .build()
+        .expect("shard thread pool");
+    // Leaked on purpose: one small pool per shard count used by the process.
+    let pool: &'static rayon::ThreadPool = Box::leak(Box::new(pool));
+    pools.push((n, pool));
+    pool
 }
 
 /// `Σ wᵢ·gᵢ` per parameter, in shard order: each shard's gradient is of its own mean loss, so

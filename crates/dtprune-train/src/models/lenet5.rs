@@ -25,10 +25,10 @@ fn feature_side(side: usize) -> usize {
 }
 
 impl ImageClassifier for Lenet5 {
-    /// Three shards: 14.4–14.8 s/epoch against 16.0–16.4 s with two and 19.3 s unsplit
-    /// (`dtprune bench train --model lenet5 --epochs 1 --replicas 3,2`); most of its operations
-    /// are small and run on one core each, and a third shard fills the gaps the other two leave.
-    const REPLICAS: usize = 3;
+    /// Two shards: 12.7–12.8 s/epoch against 13.9–14.1 s with three or four
+    /// (`dtprune bench train --model lenet5 --epochs 1 --replicas 2,3`, `--replicas 2,4`); most
+    /// of its operations are small and run on one core each.
+    const REPLICAS: usize = 2;
 
     fn check_input(info: InputInfo) -> Result<(), String> {
         // Two valid 5x5 convolutions and two 2x2 poolings need at least 16 pixels a side.

@@ -22,9 +22,8 @@ use std::path::Path;
 
 /// An image classifier the trainer can train and prune.
 pub trait ImageClassifier: Module + Sized + Send + Sync + 'static {
-    /// Data-parallel shards per batch when the config does not say (`replicas`): measured
-    /// with `dtprune bench train --replicas 1,2`. Models whose matrix products already fill
-    /// every core train fastest unsplit.
+    /// Data-parallel shards per batch when the config does not say (`replicas`): measure with
+    /// `dtprune bench train --replicas 1,2,3`. Unsplit unless a model says otherwise.
     const REPLICAS: usize = 1;
     /// Whether the model can take this input (image size, classes); the message says why not.
     fn check_input(_info: InputInfo) -> Result<(), String> {
