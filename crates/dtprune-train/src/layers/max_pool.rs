@@ -19,8 +19,10 @@ pub fn max_pool2d(x: Tensor<4>, k: usize) -> Tensor<4> {
     let (oh, ow) = (h / k, w / k);
     assert!(oh > 0 && ow > 0, "max_pool2d: input {h}x{w} is smaller than the {k}x{k} window");
     let device = x.device();
-    let values = x.to_data().convert::<f32>().try_into_vec::<f32>().expect("float tensor converts to f32");
-    let winners = argmax_windows(&values, [a * b, h, w], k);
+    // Read in place from the host copy (`try_into_vec` may copy a second time to realign).
+    let data = x.to_data().convert::<f32>();
+    let values = data.as_slice::<f32>().expect("float tensor converts to f32");
+    let winners = argmax_windows(values, [a * b, h, w], k);
     if !x.is_tracked() {
         // No gradient: the maxima themselves, without the gather.
         let maxima: Vec<f32> = winners.iter().map(|&i| values[i as usize]).collect();
@@ -69,17 +71,19 @@ fn beats(v: f32, best: f32) -> bool {
 }
 
 /// One output row of 2×2 windows whose top-left corners start at `top` (row-major, width `w`).
-/// Ties go to the earlier position: left before right, upper row before lower.
+/// Ties go to the earlier position: left before right, upper row before lower. Written as
+/// selects on plain values and offsets (no tuples, no branches) so it compiles to blends.
 #[inline(always)]
 fn argmax_2x2_row(values: &[f32], top: usize, w: usize, out: &mut [i64]) {
     let upper = &values[top..top + 2 * out.len()];
     let lower = &values[top + w..top + w + 2 * out.len()];
     for (xo, ((u, l), slot)) in upper.chunks_exact(2).zip(lower.chunks_exact(2)).zip(out.iter_mut()).enumerate() {
-        let i = top + 2 * xo;
-        let pick = |(ia, a): (usize, f32), (ib, b): (usize, f32)| if beats(b, a) { (ib, b) } else { (ia, a) };
-        let first = pick((i, u[0]), (i + 1, u[1]));
-        let second = pick((i + w, l[0]), (i + w + 1, l[1]));
-        *slot = pick(first, second).0 as i64;
+        let right_up = beats(u[1], u[0]);
+        let (up, up_at) = (if right_up { u[1] } else { u[0] }, right_up as usize);
+        let right_low = beats(l[1], l[0]);
+        let (low, low_at) = (if right_low { l[1] } else { l[0] }, w + right_low as usize);
+        let at = if beats(low, up) { low_at } else { up_at };
+        *slot = (top + 2 * xo + at) as i64;
     }
 }
 
