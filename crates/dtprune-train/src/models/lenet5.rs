@@ -25,9 +25,9 @@ fn feature_side(side: usize) -> usize {
 }
 
 impl ImageClassifier for Lenet5 {
-    /// Two shards: 12.7–12.8 s/epoch against 13.9–14.1 s with three or four
-    /// (`dtprune bench train --model lenet5 --epochs 1 --replicas 2,3`, `--replicas 2,4`); most
-    /// of its operations are small and run on one core each.
+    /// Two shards: 12.1–12.8 s/epoch against 19.3–20.4 s unsplit and 13.9–14.1 s with three or
+    /// four (`dtprune bench train --model lenet5 --replicas 2,1`, `--replicas 2,3`); most of its
+    /// operations are small and run on one core each.
     const REPLICAS: usize = 2;
 
     fn check_input(info: InputInfo) -> Result<(), String> {
