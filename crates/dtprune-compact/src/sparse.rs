@@ -153,60 +153,45 @@ multiversion! {
     /// `y[0..len] += Σ_p val_p · x[offsets_p + shift .. + len]`: [`spmm_row`] with arbitrary
     /// row starts (a convolution tap's source row is a shifted window of its input plane).
     fn axpy_rows(offsets: &[usize], val: &[f32], shift: usize, x: &[f32], y: &mut [f32]) {
-        let len = y.len();
-        let mut j = 0;
-        while j + CHUNK <= len {
-            let mut acc: [f32; CHUNK] = y[j..j + CHUNK].try_into().expect("chunk");
-            for (&o, &v) in offsets.iter().zip(val) {
-                let xs: &[f32; CHUNK] = x[o + shift + j..][..CHUNK].try_into().expect("chunk");
-                for l in 0..CHUNK {
-                    acc[l] += v * xs[l];
-                }
+        accumulate_rows(offsets.iter().map(|&o| o + shift), val, x, y)
+    }
+}
+
+/// `y[0..len] += Σ_p val_p · x[start_p .. start_p + len]`, one register-held chunk of `y` at a
+/// time, so `y` is read and written once per chunk instead of once per nonzero. Inlined into
+/// each caller's SIMD copy.
+#[inline(always)]
+fn accumulate_rows(starts: impl Iterator<Item = usize> + Clone, val: &[f32], x: &[f32], y: &mut [f32]) {
+    let len = y.len();
+    let mut j = 0;
+    while j + CHUNK <= len {
+        let mut acc: [f32; CHUNK] = y[j..j + CHUNK].try_into().expect("chunk");
+        for (s, &v) in starts.clone().zip(val) {
+            let xs: &[f32; CHUNK] = x[s + j..][..CHUNK].try_into().expect("chunk");
+            for l in 0..CHUNK {
+                acc[l] += v * xs[l];
             }
-            y[j..j + CHUNK].copy_from_slice(&acc);
-            j += CHUNK;
         }
-        if j < len {
-            let w = len - j;
-            let mut acc = [0f32; CHUNK];
-            acc[..w].copy_from_slice(&y[j..]);
-            for (&o, &v) in offsets.iter().zip(val) {
-                for (a, &xv) in acc[..w].iter_mut().zip(&x[o + shift + j..][..w]) {
-                    *a += v * xv;
-                }
+        y[j..j + CHUNK].copy_from_slice(&acc);
+        j += CHUNK;
+    }
+    if j < len {
+        let w = len - j;
+        let mut acc = [0f32; CHUNK];
+        acc[..w].copy_from_slice(&y[j..]);
+        for (s, &v) in starts.zip(val) {
+            for (a, &xv) in acc[..w].iter_mut().zip(&x[s + j..][..w]) {
+                *a += v * xv;
             }
-            y[j..].copy_from_slice(&acc[..w]);
         }
+        y[j..].copy_from_slice(&acc[..w]);
     }
 }
 
 multiversion! {
     /// `yrow[0..n] += Σ_p val_p · X[idx_p, 0..n]`, `X` row-major with `n` columns.
     fn spmm_row(idx: &[u32], val: &[f32], x: &[f32], n: usize, yrow: &mut [f32]) {
-        let mut j = 0;
-        while j + CHUNK <= n {
-            let mut acc: [f32; CHUNK] = yrow[j..j + CHUNK].try_into().expect("chunk");
-            for (&k, &v) in idx.iter().zip(val) {
-                let xs: &[f32; CHUNK] = x[k as usize * n + j..][..CHUNK].try_into().expect("chunk");
-                for l in 0..CHUNK {
-                    acc[l] += v * xs[l];
-                }
-            }
-            yrow[j..j + CHUNK].copy_from_slice(&acc);
-            j += CHUNK;
-        }
-        if j < n {
-            let w = n - j;
-            let mut acc = [0f32; CHUNK];
-            acc[..w].copy_from_slice(&yrow[j..]);
-            for (&k, &v) in idx.iter().zip(val) {
-                let xs = &x[k as usize * n + j..][..w];
-                for (a, &xv) in acc[..w].iter_mut().zip(xs) {
-                    *a += v * xv;
-                }
-            }
-            yrow[j..].copy_from_slice(&acc[..w]);
-        }
+        accumulate_rows(idx.iter().map(|&k| k as usize * n), val, x, yrow)
     }
 }
 
