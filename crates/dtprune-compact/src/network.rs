@@ -227,11 +227,7 @@ impl Network {
         match (op, shape) {
             (Op::Conv(c), _) => {
                 let g = &c.geom;
-                let plane = n * g.out_h() * g.out_w();
-                let mut y = vec![0f32; g.cout * plane];
-                y.chunks_mut(plane.max(1))
-                    .zip(&c.bias)
-                    .for_each(|(row, &b)| row.fill(b));
+                let mut y = broadcast_bias(&c.bias, n * g.out_h() * g.out_w());
                 match &c.weight {
                     ConvWeights::Dense(w) => conv_dense(g, w, &x, n, &mut y),
                     ConvWeights::Sparse(s) => s.forward_acc(&x, n, &mut y),
@@ -247,14 +243,7 @@ impl Network {
             }
             (Op::Linear(l), Shape::Features(_)) => {
                 let rows = l.weight.rows();
-                // Y starts as the bias broadcast over the batch (at batch 1: the bias itself).
-                let mut y = if n == 1 {
-                    l.bias.clone()
-                } else {
-                    let mut y = vec![0f32; rows * n];
-                    y.chunks_mut(n).zip(&l.bias).for_each(|(row, &b)| row.fill(b));
-                    y
-                };
+                let mut y = broadcast_bias(&l.bias, n);
                 match &l.weight {
                     Weights::Dense(w) => w.matmul_acc(&x, n, &mut y),
                     Weights::Csr(w) => w.matmul_acc(&x, n, &mut y),
@@ -275,6 +264,21 @@ impl Network {
             (op, s) => unreachable!("network validated at build time: {op:?} on {s:?}"),
         }
     }
+}
+
+/// `[units, per]` with every row filled with its unit's bias: the output a layer accumulates
+/// into. Written once, without zeroing first; at batch 1 (`per` = 1) this is a plain copy of
+/// the bias, where a zeroed buffer filled row by row cost a call per single-value row (a
+/// measurable share of a 4 µs LeNet-300 pass).
+fn broadcast_bias(bias: &[f32], per: usize) -> Vec<f32> {
+    if per == 1 {
+        return bias.to_vec();
+    }
+    let mut y = Vec::with_capacity(bias.len() * per);
+    for &b in bias {
+        y.resize(y.len() + per, b);
+    }
+    y
 }
 
 /// Row-major `[rows, cols] -> [cols, rows]`, as a new buffer. A single row or column is the same
@@ -326,6 +330,9 @@ mod tests {
 
     #[test]
     fn transposes() {
+        // Bias rows of 3 values, and the batch-1 case.
+        assert_eq!(broadcast_bias(&[1., -2.], 3), vec![1., 1., 1., -2., -2., -2.]);
+        assert_eq!(broadcast_bias(&[1., -2.], 1), vec![1., -2.]);
         // [2, 3] -> [3, 2]
         assert_eq!(transpose(&[1., 2., 3., 4., 5., 6.], 2, 3), vec![1., 4., 2., 5., 3., 6.]);
         // One row or one column: the same sequence.

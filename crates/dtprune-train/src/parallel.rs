@@ -80,8 +80,9 @@ pub fn step<M: ImageClassifier + Send + Sync>(model: &M, loss_fn: &CrossEntropyL
 /// the life of the process. Spawning threads every step cost more than it seems: each new
 /// thread starts with an empty allocator heap whose memory the kernel must zero again (page
 /// faults were ~10% of LeNet-5's CPU time). Operations inside a shard that parallelise
-/// themselves (large matrix products) run in this pool too, so the work of a step depends on
-/// `n`, not on the machine's core count.
+/// themselves (large matrix products) run in this pool too, so with two or more shards the
+/// number of threads a step uses depends on `n`, not on the machine's core count. (One shard
+/// runs on the calling thread and its products on Burn's global pool.)
 fn shard_pool(n: usize) -> &'static rayon::ThreadPool {
     static POOLS: Mutex<Vec<(usize, &'static rayon::ThreadPool)>> = Mutex::new(Vec::new());
     let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
