@@ -25,8 +25,8 @@ fn feature_side(side: usize) -> usize {
 }
 
 impl ImageClassifier for Lenet5 {
-    /// Two shards: 12.1–12.8 s/epoch against 19.3–20.4 s unsplit and 13.9–14.1 s with three or
-    /// four (`dtprune bench train --model lenet5 --replicas 2,1`, `--replicas 2,3`); most of its
+    /// Two shards: 9.8–10.6 s/epoch against 17.8–18.8 s unsplit and 11.3 s with three
+    /// (`dtprune bench train --model lenet5 --replicas 2,1`, `--replicas 1,2,3`); most of its
     /// operations are small and run on one core each.
     const REPLICAS: usize = 2;
 
