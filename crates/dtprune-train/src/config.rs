@@ -205,6 +205,22 @@ mod tests {
         assert!(e.contains("final_sparsity") && e.contains("[0, 0.999]"), "{e}");
     }
 
+    /// Every experiment shipped in `configs/` parses and passes validation.
+    #[test]
+    fn shipped_configs_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("configs/ exists") {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let config = ExperimentConfig::from_toml_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                config.validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                seen += 1;
+            }
+        }
+        assert!(seen >= 5, "expected the shipped configs in {}, found {seen}", dir.display());
+    }
+
     #[test]
     fn bad_ranges() {
         let c = ExperimentConfig { batch_size: 0, ..Default::default() };
