@@ -501,7 +501,11 @@ fn bench_train(model: &str, epochs: usize, batch_size: usize, policy: &str, repl
         rows.push((pol.to_string(), r, mean, train_images / mean, s.prune_overhead, s.test_accuracy, s.sparsity, cores));
     }
     let _ = std::fs::remove_dir_all(&tmp);
-    println!("model {model}, batch {batch_size}, {epochs} epochs, {} threads", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "model {model}, batch {batch_size}, {epochs} epochs, {} threads, {} matrix kernels",
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        dtprune_train::platform::gemm_kernels()
+    );
     println!("{:<14} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>6}", "policy", "replicas", "s/epoch", "images/s", "prune ovh", "test acc", "sparsity", "cores");
     for (p, r, s, ips, ovh, acc, sp, cores) in &rows {
         println!("{p:<14} {r:>8} {s:>10.3} {ips:>10.0} {:>9.2}% {:>8.2}% {:>8.2}% {cores:>6.2}", ovh * 100.0, acc * 100.0, sp * 100.0);

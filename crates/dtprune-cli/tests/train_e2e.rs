@@ -20,7 +20,7 @@ fn train_dense_on_mnist_subset_writes_a_complete_run() {
     for key in [
         "model", "dataset", "epochs", "seed", "test_accuracy", "val_accuracy", "params_total", "params_nonzero",
         "train_seconds", "seconds_per_epoch", "policy", "sparsity", "sparsity_per_layer", "compression_ratio",
-        "threshold_final", "prune_events", "rollbacks",
+        "threshold_final", "prune_events", "rollbacks", "prune_overhead", "threads", "gemm_kernels",
     ] {
         assert!(s.get(key).is_some(), "summary.json lacks `{key}`: {s}");
     }
@@ -29,6 +29,7 @@ fn train_dense_on_mnist_subset_writes_a_complete_run() {
     assert_eq!(s["policy"], "none");
     assert_eq!(s["epochs"], 3);
     assert_eq!(s["seed"], 42);
+    assert!(["avx512f", "fma", "neon", "scalar"].contains(&s["gemm_kernels"].as_str().unwrap_or("")), "{s}");
     let acc = num(&s, "test_accuracy");
     eprintln!("lenet300 dense: test accuracy {acc}");
     // Measured 0.874-0.906 over seeds 1-6 (chance: 0.1); a trainer that does not learn, or

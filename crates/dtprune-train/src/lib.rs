@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod optim;
 pub mod parallel;
 pub mod params;
+pub mod platform;
 pub mod run;
 pub mod sensitivity;
 pub mod trainer;

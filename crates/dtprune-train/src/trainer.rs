@@ -66,6 +66,11 @@ pub struct Summary {
     /// Epoch-end monitoring + pruning time over training time.
     pub prune_overhead: f64,
     pub threads: usize,
+    /// The matrix-product kernels the run used ([`crate::platform::gemm_kernels`]): results are
+    /// bit-identical across machines only when this (and `replicas`) agree. Empty in summaries
+    /// written before it was recorded.
+    #[serde(default)]
+    pub gemm_kernels: String,
 }
 
 pub struct Evaluation {
@@ -351,6 +356,7 @@ pub fn train<M: ImageClassifier>(
         seconds_per_epoch: train_seconds / cfg.epochs as f64,
         prune_overhead: prune_seconds / train_seconds.max(1e-9),
         threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        gemm_kernels: crate::platform::gemm_kernels().to_string(),
     };
     write_json(&out.join("summary.json"), &summary)?;
     Ok(summary)
