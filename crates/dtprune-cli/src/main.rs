@@ -206,6 +206,8 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<()> {
+    // The compact kernels read their cap once, deep inside; a bad value is reported here.
+    dtprune_compact::simd::requested_level().map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Train(args) => train(args),
         Command::Eval { run, json } => {

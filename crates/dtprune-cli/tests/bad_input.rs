@@ -345,3 +345,15 @@ fn bench_batch_out_of_range() {
     let err = run_fail(&["bench", "train", "--replicas", "0"]);
     assert!(err.contains("--replicas 0 is out of range"), "{err}");
 }
+
+#[test]
+fn bad_kernel_level_is_named_before_any_work() {
+    let (_t, out) = out_dir();
+    let args = ["train", "--train-limit", "500", "--val-size", "100", "--test-limit", "100", "--epochs", "1", "--quiet", "--out", out.to_str().unwrap()];
+    let o = dtprune().args(args).env("DTPRUNE_SIMD", "sse9").output().expect("run dtprune");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{}", show(&args, &o));
+    assert_mentions(&err, &["DTPRUNE_SIMD", "sse9", "generic, avx2, avx512"]);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.exists(), "a failed run created its output directory");
+}

@@ -106,6 +106,18 @@ fn compact_pruned_lenet300_matches_and_loads_in_numpy() {
     assert!(bench.contains("speedup") && bench.contains("argmax agree: true"), "bench output:\n{bench}");
     // Where the time goes: one line per op of the network, at the largest batch.
     assert!(bench.contains("per op at batch 64") && bench.contains("fc1 (linear, ") && bench.contains("layout changes"), "bench output:\n{bench}");
+    // Every kernel copy this CPU can run (`DTPRUNE_SIMD` caps the level): dense and compact
+    // still agree, and the report says which copy ran.
+    for level in ["avx2", "generic"] {
+        let args = ["bench", "--run", dir.to_str().unwrap(), "--batch", "1,64"];
+        let out = dtprune().args(args).env("DTPRUNE_SIMD", level).output().expect("run dtprune");
+        assert!(out.status.success(), "{}", show(&args, &out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("argmax agree: true"), "DTPRUNE_SIMD={level}:\n{text}");
+        if level == "generic" {
+            assert!(text.contains("kernels: generic;"), "DTPRUNE_SIMD=generic:\n{text}");
+        }
+    }
 
     numpy_check(&dir, "compact_pruned_lenet300_matches_and_loads_in_numpy");
 }

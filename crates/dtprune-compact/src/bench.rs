@@ -70,6 +70,8 @@ pub struct BenchReport {
     pub dense_file_bytes: Option<u64>,
     pub compact_file_bytes: Option<u64>,
     pub threads: usize,
+    /// The kernel copies both networks ran ([`crate::simd::level`]).
+    pub kernels: &'static str,
     /// Largest |dense - compact| logit difference seen on the benchmark inputs.
     pub max_abs_logit_diff: f32,
     pub argmax_agree: bool,
@@ -185,6 +187,7 @@ pub fn bench(dense: &Network, compact: &Network, opts: &BenchOptions) -> Result<
         dense_file_bytes: None,
         compact_file_bytes: None,
         threads: rayon::current_num_threads(),
+        kernels: crate::simd::level().name(),
         max_abs_logit_diff: max_diff,
         argmax_agree: agree,
         layers,
@@ -261,8 +264,8 @@ impl std::fmt::Display for BenchReport {
         }
         writeln!(
             f,
-            "threads: {}; max |dense-compact| logit diff {:.2e}; argmax agree: {}",
-            self.threads, self.max_abs_logit_diff, self.argmax_agree
+            "threads: {}; kernels: {}; max |dense-compact| logit diff {:.2e}; argmax agree: {}",
+            self.threads, self.kernels, self.max_abs_logit_diff, self.argmax_agree
         )?;
         write!(f, "per op at batch {} (median ms):", self.layers_batch)?;
         for l in &self.layers {

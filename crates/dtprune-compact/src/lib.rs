@@ -35,7 +35,7 @@ pub mod inspect;
 pub mod model;
 pub mod network;
 pub mod pool;
-mod simd;
+pub mod simd;
 pub mod sparse;
 pub mod structure;
 pub mod synth;
