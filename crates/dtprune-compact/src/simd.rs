@@ -95,7 +95,7 @@ impl SimdLevel {
             "generic" => Ok(SimdLevel::Generic),
             "avx2" => Ok(SimdLevel::Avx2),
             "avx512" => Ok(SimdLevel::Avx512),
-            other => Err(format!("{SIMD_ENV}={other:?} is not a kernel level; valid: generic, avx2, avx512")),
+            _ => Err(format!("{SIMD_ENV}={value:?} is not a kernel level; valid: generic, avx2, avx512")),
         }
     }
 }
