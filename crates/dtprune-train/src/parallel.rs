@@ -62,7 +62,7 @@ pub fn step<M: ImageClassifier + Send + Sync>(model: &M, loss_fn: &CrossEntropyL
         let out = forward_backward(model, loss_fn, shards.pop().expect("one shard"));
         return StepOutput { grads: out.grads, loss: out.loss, correct: out.correct };
     }
-    let outputs: Vec<ShardOutput> = shard_pool(shards.len()).install(|| {
+    let outputs: Vec<ShardOutput> = pool(shards.len()).install(|| {
         shards
             .into_par_iter()
             .with_max_len(1)
@@ -76,14 +76,14 @@ pub fn step<M: ImageClassifier + Send + Sync>(model: &M, loss_fn: &CrossEntropyL
     StepOutput { grads: combine(model, weighted), loss, correct }
 }
 
-/// The thread pool that runs `n` shards: `n` threads, created once per shard count and kept for
-/// the life of the process. Spawning threads every step cost more than it seems: each new
+/// The thread pool that runs `n` shards (and evaluation chunks, `trainer::evaluate`): `n`
+/// threads, created once per count and kept for the life of the process. Spawning threads every step cost more than it seems: each new
 /// thread starts with an empty allocator heap whose memory the kernel must zero again (page
 /// faults were ~10% of LeNet-5's CPU time). Operations inside a shard that parallelise
 /// themselves (large matrix products) run in this pool too, so with two or more shards the
 /// number of threads a step uses depends on `n`, not on the machine's core count. (One shard
 /// runs on the calling thread and its products on Burn's global pool.)
-fn shard_pool(n: usize) -> &'static rayon::ThreadPool {
+pub(crate) fn pool(n: usize) -> &'static rayon::ThreadPool {
     static POOLS: Mutex<Vec<(usize, &'static rayon::ThreadPool)>> = Mutex::new(Vec::new());
     let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some((_, pool)) = pools.iter().find(|(k, _)| *k == n) {
