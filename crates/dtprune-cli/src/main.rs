@@ -38,6 +38,11 @@ enum Command {
         /// Density below which a layer is stored as CSR (default: measured on this machine).
         #[arg(long)]
         crossover: Option<f64>,
+        /// Also write `reference.safetensors`: the first N test images of the run's data set
+        /// (`pixels`, U8) and the compact model's logits for them (`logits`, F32), to check the
+        /// exported model in another runtime.
+        #[arg(long, value_name = "N")]
+        reference: Option<usize>,
     },
     /// Benchmark dense vs compact inference of a run, or training speed (`bench train`).
     #[command(args_conflicts_with_subcommands = true)]
@@ -223,9 +228,16 @@ fn run(cli: Cli) -> Result<()> {
             print_policies();
             Ok(())
         }
-        Command::Compact { run, crossover } => {
+        Command::Compact { run, crossover, reference } => {
+            // The reference images are checked before anything is written.
+            let reference_images = reference.map(|n| reference_images(&run, n)).transpose()?;
             let report = compact(&run, crossover)?;
             println!("{report}");
+            if let Some((pixels, n)) = reference_images {
+                let (_json, network) = dtprune_compact::load_compact(&run)?;
+                let path = dtprune_compact::write_reference(&run, &network, &pixels, n)?;
+                println!("wrote {} ({n} test images and the compact model's logits)", path.display());
+            }
             Ok(())
         }
         Command::Bench { what: Some(BenchCommand::Train { model, epochs, batch_size, policy, replicas }), .. } => {
@@ -422,6 +434,17 @@ fn train(a: TrainArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The first `n` test images (u8 pixels) of the data set `run` was trained on.
+fn reference_images(run: &Path, n: usize) -> Result<(Vec<u8>, usize)> {
+    let files = dtprune_train::run::open_run(run)?;
+    let splits = dtprune_train::run::load_data(&files.cfg)?;
+    let available = splits.test.len();
+    if n == 0 || n > available {
+        bail!("--reference {n} is out of range; valid range is [1, {available}] (the run's test set)");
+    }
+    Ok((splits.test.first(n).images().to_vec(), n))
 }
 
 fn compact(run: &Path, crossover: Option<f64>) -> Result<CompactSummary> {

@@ -3,9 +3,9 @@
 //! `compact.safetensors` + `compact.json` run by plain numpy
 //! (`crates/dtprune-compact/tests/numpy_forward.py`) reproducing dtprune's logits within 1e-4.
 //!
-//! The CLI does not write the `reference.safetensors` the numpy script compares against, so the
-//! test writes it with `dtprune_compact::write_reference` from the compact model dtprune loads
-//! back, on the first 100 MNIST test images.
+//! The `reference.safetensors` the numpy script compares against is written by
+//! `dtprune compact --reference 100`: the first 100 MNIST test images and the compact model's
+//! logits for them.
 //!
 //! Interpreter: `$DTPRUNE_PYTHON` (default `python3`). Without numpy/safetensors the numpy part
 //! fails when `CI` is set and is skipped with a notice otherwise.
@@ -56,12 +56,16 @@ fn check_compact_predictions(dir: &Path, summary: &Value, n: usize) {
     assert!((acc - want).abs() <= 1.0 / n as f64 + 1e-12, "compact model accuracy {acc} vs summary test_accuracy {want}");
 }
 
-/// Writes `reference.safetensors` and runs the numpy forward pass against it.
+/// Checks the `reference.safetensors` that `compact --reference 100` wrote (the test images'
+/// pixels, and logits equal to the compact model's) and runs the numpy forward pass against it.
 fn numpy_check(dir: &Path, test: &str) {
     let n = 100;
     let (pixels, _) = test_images(n);
+    let reference = read_safetensors(&dir.join("reference.safetensors"));
+    assert_eq!(reference.tensors["pixels"].bytes, pixels, "reference pixels are not the first {n} test images");
     let (_json, compact) = dtprune_compact::load_compact(dir).expect("load compact model");
-    dtprune_compact::write_reference(dir, &compact, &pixels, n).expect("write reference");
+    let logits = compact.forward_u8(&pixels, n).expect("compact forward");
+    assert_eq!(reference.tensors["logits"].f32s(), logits, "reference logits are not the compact model's");
     let Some(py) = python_with_numpy(test) else { return };
     let script = repo_root().join("crates/dtprune-compact/tests/numpy_forward.py");
     let out = Command::new(&py).arg(&script).arg(dir).output().expect("run python");
@@ -87,7 +91,11 @@ fn compact_pruned_lenet300_matches_and_loads_in_numpy() {
 
     // A fixed crossover: the default one is measured on this machine, and a loaded CI runner must
     // not change what the test checks (the synthetic tests of dtprune-compact do the same).
-    let out = run_ok(&["compact", "--run", dir.to_str().unwrap(), "--crossover", "0.3"]);
+    let err = run_fail(&["compact", "--run", dir.to_str().unwrap(), "--reference", "0"]);
+    assert!(err.contains("--reference 0 is out of range"), "{err}");
+    assert!(!dir.join("compact.safetensors").exists(), "a rejected compact wrote compact.safetensors");
+    let out = run_ok(&["compact", "--run", dir.to_str().unwrap(), "--crossover", "0.3", "--reference", "100"]);
+    assert!(out.contains("reference.safetensors (100 test images"), "compact output:\n{out}");
     assert!(out.contains("fc1") && out.contains("csr"), "compact output:\n{out}");
     let cj = read_json(&dir.join("compact.json"));
     assert_eq!(cj["model"], "lenet300");
@@ -150,6 +158,8 @@ fn compact_pruned_lenet5_matches_and_loads_in_numpy() {
     let e: Value = serde_json::from_str(run_ok(&["eval", "--run", d, "--json"]).trim()).unwrap();
     assert_eq!(e["test_accuracy"].as_f64(), Some(acc), "eval disagrees with summary.json");
 
+    // Re-compacting (crossover measured again, as the trainer did) also writes the reference.
+    run_ok(&["compact", "--run", d, "--reference", "100"]);
     check_compact_predictions(&dir, &s, 500);
     numpy_check(&dir, "compact_pruned_lenet5_matches_and_loads_in_numpy");
 }
