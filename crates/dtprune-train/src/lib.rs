@@ -25,7 +25,14 @@ pub mod trainer;
 pub use config::ExperimentConfig;
 pub use trainer::{train, Summary, TrainObserver};
 
+use burn::prelude::*;
 use std::path::PathBuf;
+
+/// A float tensor's values on the host as `f32` (the dtype of every parameter and activation
+/// here); one copy out of the backend.
+pub(crate) fn host_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("a float tensor converts to f32")
+}
 use thiserror::Error;
 
 /// Burn's random stream is global to the backend: tests that seed it and compare what they

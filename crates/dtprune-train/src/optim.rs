@@ -325,9 +325,6 @@ struct Stepper<'a> {
     lr: f64,
 }
 
-fn host_values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 parameter")
-}
 
 impl ModuleMapper for Stepper<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
@@ -340,10 +337,10 @@ impl ModuleMapper for Stepper<'_> {
         let shape = tensor.shape();
         let inner = tensor.inner();
         let device = inner.device();
-        let mut weights = host_values(inner);
+        let mut weights = crate::host_f32(inner);
         self.opt.install_pending(id, &mut weights);
         if let Some(grad) = grad {
-            self.opt.update(id, &mut weights, &host_values(grad), self.lr);
+            self.opt.update(id, &mut weights, &crate::host_f32(grad), self.lr);
         }
         let mut t = Tensor::<D>::from_inner(Tensor::from_data(TensorData::new(weights, shape), &device));
         if require_grad {
@@ -369,7 +366,7 @@ mod tests {
     }
 
     fn weights(m: &Tiny) -> Vec<f32> {
-        m.fc.weight.val().into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
+        crate::host_f32(m.fc.weight.val())
     }
 
     fn step(opt: &mut MaskedOptimizer, m: Tiny, device: &Device, seed: f32) -> Tiny {

@@ -138,9 +138,7 @@ mod tests {
     use crate::models::{ImageClassifier, InputInfo, Lenet300};
     use burn::nn::loss::CrossEntropyLossConfig;
 
-    fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
-    }
+    use crate::host_f32 as values;
 
     /// Two shards give the gradient of the whole batch (up to float summation order).
     #[test]

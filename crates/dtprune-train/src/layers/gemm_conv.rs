@@ -65,7 +65,7 @@ impl GemmConv2d {
         } else {
             // No gradient flows into x (the network's input, or evaluation): build the columns
             // on the host, which skips the index and the gather.
-            let pixels = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("float tensor converts to f32");
+            let pixels = crate::host_f32(x);
             let columns = im2col_host(&pixels, [in_c, batch, rows, cols], kh, kw);
             Tensor::<2>::from_data(TensorData::new(columns, [in_c * kh * kw, n]), &device)
         };

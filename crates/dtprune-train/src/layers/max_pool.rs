@@ -93,9 +93,7 @@ mod tests {
     use burn::nn::pool::MaxPool2dConfig;
     use burn::tensor::Distribution;
 
-    fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-        t.into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
-    }
+    use crate::host_f32 as host;
 
     #[test]
     fn by_hand() {
