@@ -1,5 +1,6 @@
 //! `dtprune`: train with dynamic threshold pruning, compact, benchmark, inspect and report.
 
+mod models;
 mod progress;
 
 #[global_allocator]
@@ -31,6 +32,8 @@ enum Command {
     },
     /// List every pruning policy with its parameters, defaults and ranges.
     Policies,
+    /// List every model (input kind, `[model]` parameters, data sets it takes) and data set.
+    Models,
     /// Physically remove dead structures and store sparse layers sparsely (compact.safetensors).
     Compact {
         #[arg(long)]
@@ -102,10 +105,13 @@ struct TrainArgs {
     /// Experiment config (TOML); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// lenet300 | lenet5
+    /// lenet300 | lenet5 | a registered model (`dtprune models`)
     #[arg(long)]
     model: Option<String>,
-    /// mnist (built in) | idx (any IDX image set in --data-dir)
+    /// A `[model]` parameter, `key=value` (repeatable).
+    #[arg(long = "model-param", short = 'M', value_name = "KEY=VALUE")]
+    model_params: Vec<String>,
+    /// mnist (built in) | idx | cifar10 | image-folder (these read --data-dir)
     #[arg(long)]
     dataset: Option<String>,
     #[arg(long)]
@@ -157,6 +163,12 @@ struct TrainArgs {
     rollback_tolerance: Option<f64>,
     #[arg(long)]
     no_rollback: bool,
+    /// Augmentation: pad training images by N pixels and crop a random window back out.
+    #[arg(long, value_name = "N")]
+    augment_crop: Option<usize>,
+    /// Augmentation: mirror half the training images left to right.
+    #[arg(long)]
+    augment_flip: bool,
     /// Output run directory (default: runs/<model>-<policy>-<time>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -228,6 +240,10 @@ fn run(cli: Cli) -> Result<()> {
             print_policies();
             Ok(())
         }
+        Command::Models => {
+            models::print_models();
+            Ok(())
+        }
         Command::Compact { run, crossover, reference } => {
             // The reference images are checked before anything is written.
             let reference_images = reference.map(|n| reference_images(&run, n)).transpose()?;
@@ -270,7 +286,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Sensitivity { run, levels, budget } => {
-            let report = dtprune_train::sensitivity::sensitivity(&run, &levels, budget)?;
+            let report = dtprune_train::run::sensitivity(&run, &levels, budget)?;
             print_sensitivity(&report);
             Ok(())
         }
@@ -346,7 +362,18 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = a.$field.clone() { c.$field = v; } )* };
     }
-    set!(model, dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every);
+    if let Some(m) = &a.model {
+        if *m != c.model.name {
+            // Parameters in the file belong to the file's model.
+            c.model.params.clear();
+        }
+        c.model.name = m.clone();
+    }
+    for kv in &a.model_params {
+        let (k, v) = dtprune_prune::params::parse_override(kv).with_context(|| format!("--model-param `{kv}` is not KEY=VALUE"))?;
+        c.model.params.insert(k, v);
+    }
+    set!(dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every);
     if a.replicas.is_some() {
         c.replicas = a.replicas;
     }
@@ -374,18 +401,25 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
         let (k, v) = dtprune_prune::params::parse_override(kv).with_context(|| format!("--policy-param `{kv}` is not KEY=VALUE"))?;
         c.policy.params.insert(k, v);
     }
+    if let Some(n) = a.augment_crop {
+        c.augment.crop_padding = n;
+    }
+    if a.augment_flip {
+        c.augment.flip = true;
+    }
     if let Some(t) = a.rollback_tolerance {
         c.rollback.tolerance = t;
     }
     if a.no_rollback {
         c.rollback.enabled = false;
     }
-    c.validate()?;
     Ok(c)
 }
 
 fn train(a: TrainArgs) -> Result<()> {
-    let cfg = resolve_config(&a)?;
+    // Checked once, here; the resolved experiment (with its built policy) goes to the trainer.
+    let experiment = dtprune_train::Experiment::resolve(&resolve_config(&a)?)?;
+    let cfg = &experiment.cfg;
     let out = a.out.clone().unwrap_or_else(|| {
         let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         PathBuf::from("runs").join(format!("{}-{}-{stamp}", cfg.model, cfg.policy.name.replace('+', "_")))
@@ -401,7 +435,7 @@ fn train(a: TrainArgs) -> Result<()> {
         progress::Mode::Human
     };
     let mut observer = progress::Progress::new(mode, &out)?;
-    let summary = dtprune_train::run::train_config(&cfg, &out, &mut observer)?;
+    let summary = dtprune_train::run::train_experiment(experiment, &out, &mut observer)?;
     observer.finish();
 
     // Tables and plots next to the history; a failure here must not hide the trained model.
@@ -439,7 +473,7 @@ fn train(a: TrainArgs) -> Result<()> {
 /// The first `n` test images (u8 pixels) of the data set `run` was trained on.
 fn reference_images(run: &Path, n: usize) -> Result<(Vec<u8>, usize)> {
     let files = dtprune_train::run::open_run(run)?;
-    let splits = dtprune_train::run::load_data(&files.cfg)?;
+    let splits = dtprune_train::run::load_data(&files.cfg)?.splits;
     let available = splits.test.len();
     if n == 0 || n > available {
         bail!("--reference {n} is out of range; valid range is [1, {available}] (the run's test set)");

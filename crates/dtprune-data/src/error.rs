@@ -98,6 +98,54 @@ pub enum DataError {
     /// In-memory construction of an `ImageSet` with inconsistent parts (not from a file).
     #[error("inconsistent image set: {0}")]
     InconsistentSet(String),
+
+    /// Normalisation statistics that do not fit the images (wrong count, zero std, NaN).
+    #[error("normalisation: {0}")]
+    Normalization(String),
+
+    /// A file in an image tree that does not decode as PNG or JPEG.
+    #[error("{}: not a readable image: {message}", path.display())]
+    BadImage { path: PathBuf, message: String },
+
+    /// An image whose channel count or size differs from the first image of its data set.
+    #[error("{}: image is {found}, but {} is {expected} (every image of a data set must have one size and channel count)", path.display(), first.display())]
+    ImageShape {
+        path: PathBuf,
+        first: PathBuf,
+        /// `channels x rows x cols`, as text.
+        found: String,
+        expected: String,
+    },
+
+    /// A class folder with no image in it.
+    #[error("{}: class folder holds no .png/.jpg/.jpeg image", dir.display())]
+    EmptyClass { dir: PathBuf },
+
+    /// An image-folder split with no class folder.
+    #[error("{}: no class folders (expected {}/<class>/*.png|jpg)", dir.display(), dir.display())]
+    NoClasses { dir: PathBuf },
+
+    /// Train and test splits of an image tree must name the same classes.
+    #[error("{} has classes [{train}] but {} has [{test}]; both splits need the same class folders", train_dir.display(), test_dir.display())]
+    ClassesDiffer {
+        train_dir: PathBuf,
+        test_dir: PathBuf,
+        train: String,
+        test: String,
+    },
+
+    #[error("{}: {classes} classes; at most 256 are supported (labels are one byte)", dir.display())]
+    TooManyClasses { dir: PathBuf, classes: usize },
+
+    /// A tar(.gz) archive that cannot be read.
+    #[error("{}: cannot read archive: {message}", path.display())]
+    Archive { path: PathBuf, message: String },
+
+    #[error("unknown dataset `{name}`; valid: {valid}")]
+    UnknownDataset { name: String, valid: String },
+
+    #[error("dataset `{name}` needs a data directory (--data-dir DIR): {what}")]
+    NeedsDataDir { name: String, what: String },
 }
 
 /// What exactly is wrong inside an IDX file; kept as data so tests and callers can match on it.

@@ -9,36 +9,39 @@ use crate::error::{DataError, Result};
 pub const DEFAULT_VAL_SIZE: usize = 5_000;
 
 /// What a model needs to know about its input and output: image size and class count.
-/// Images are single-channel (IDX holds grayscale bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DatasetInfo {
+    /// 1 for grey-scale (IDX holds grey bytes), 3 for colour.
+    pub channels: usize,
     pub rows: usize,
     pub cols: usize,
     pub num_classes: usize,
 }
 
 impl DatasetInfo {
-    /// Pixels per image, i.e. the input width of a flattening model.
+    /// Values per image (channels × rows × cols), i.e. the input width of a flattening model.
     pub fn pixels_per_image(&self) -> usize {
-        self.rows * self.cols
+        self.channels * self.rows * self.cols
     }
 }
 
-/// A labelled set of equally-sized grayscale images.
+/// A labelled set of equally-sized images, each stored channel-major (`[channels, rows, cols]`,
+/// the layout of a model's input tensor).
 ///
-/// Fields are private so the invariants `images.len() == len * rows * cols`,
+/// Fields are private so the invariants `images.len() == len * channels * rows * cols`,
 /// `labels.len() == len` and `label < num_classes` always hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageSet {
     images: Vec<u8>,
     labels: Vec<u8>,
+    channels: usize,
     rows: usize,
     cols: usize,
     num_classes: usize,
 }
 
 impl ImageSet {
-    /// Builds a set from row-major pixels (`N * rows * cols` bytes) and `N` labels.
+    /// Builds a grey-scale set from row-major pixels (`N * rows * cols` bytes) and `N` labels.
     pub fn new(
         images: Vec<u8>,
         labels: Vec<u8>,
@@ -46,9 +49,28 @@ impl ImageSet {
         cols: usize,
         num_classes: usize,
     ) -> Result<Self> {
-        let pixels = rows.checked_mul(cols).filter(|&p| p > 0).ok_or_else(|| {
-            DataError::InconsistentSet(format!("image size {rows}x{cols} is empty or too large"))
-        })?;
+        Self::with_channels(images, labels, 1, rows, cols, num_classes)
+    }
+
+    /// Builds a set of `channels`-channel images stored channel-major
+    /// (`N * channels * rows * cols` bytes) and `N` labels.
+    pub fn with_channels(
+        images: Vec<u8>,
+        labels: Vec<u8>,
+        channels: usize,
+        rows: usize,
+        cols: usize,
+        num_classes: usize,
+    ) -> Result<Self> {
+        let pixels = rows
+            .checked_mul(cols)
+            .and_then(|p| p.checked_mul(channels))
+            .filter(|&p| p > 0)
+            .ok_or_else(|| {
+                DataError::InconsistentSet(format!(
+                    "image size {channels}x{rows}x{cols} is empty or too large"
+                ))
+            })?;
         if Some(images.len()) != labels.len().checked_mul(pixels) {
             return Err(DataError::InconsistentSet(format!(
                 "{} pixel bytes do not make {} images of {rows}x{cols}",
@@ -65,6 +87,7 @@ impl ImageSet {
         Ok(Self {
             images,
             labels,
+            channels,
             rows,
             cols,
             num_classes,
@@ -79,6 +102,10 @@ impl ImageSet {
         self.labels.is_empty()
     }
 
+    pub fn channels(&self) -> usize {
+        self.channels
+    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
@@ -91,19 +118,21 @@ impl ImageSet {
         self.num_classes
     }
 
+    /// Values per image: channels × rows × cols.
     pub fn pixels_per_image(&self) -> usize {
-        self.rows * self.cols
+        self.channels * self.rows * self.cols
     }
 
     pub fn shape(&self) -> DatasetInfo {
         DatasetInfo {
+            channels: self.channels,
             rows: self.rows,
             cols: self.cols,
             num_classes: self.num_classes,
         }
     }
 
-    /// All pixels, row-major, image after image.
+    /// All pixels, channel-major within an image, image after image.
     pub fn images(&self) -> &[u8] {
         &self.images
     }
@@ -181,9 +210,46 @@ impl ImageSet {
         ImageSet {
             images: Vec::new(),
             labels: Vec::new(),
+            channels: self.channels,
             rows: self.rows,
             cols: self.cols,
             num_classes: self.num_classes,
+        }
+    }
+}
+
+/// A data set as stored (before the validation split): class names, train and test images.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrainTest {
+    pub classes: Vec<String>,
+    pub train: ImageSet,
+    pub test: ImageSet,
+}
+
+impl ImageSet {
+    /// The items reordered round-robin over the classes (first item of each class, then the
+    /// second of each, …; a class that runs out is skipped), keeping each class's own order.
+    ///
+    /// Image folders list one class after another; interleaved, the last `val_size` items (the
+    /// validation split) and the first `test_limit` test items hold every class in proportion.
+    pub fn interleave_classes(&self) -> ImageSet {
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); self.num_classes];
+        for (i, &l) in self.labels.iter().enumerate() {
+            by_class[usize::from(l)].push(i);
+        }
+        let longest = by_class.iter().map(Vec::len).max().unwrap_or(0);
+        let order: Vec<usize> = (0..longest)
+            .flat_map(|k| by_class.iter().filter_map(move |c| c.get(k).copied()))
+            .collect();
+        let pixels = self.pixels_per_image();
+        let mut images = Vec::with_capacity(self.images.len());
+        for &i in &order {
+            images.extend_from_slice(&self.images[i * pixels..(i + 1) * pixels]);
+        }
+        ImageSet {
+            images,
+            labels: order.iter().map(|&i| self.labels[i]).collect(),
+            ..self.empty_like()
         }
     }
 }
@@ -205,5 +271,28 @@ impl ImageSplits {
 
     pub fn info(&self) -> DatasetInfo {
         self.train.shape()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleave_round_robin() {
+        // Labels 0 0 0 1 2 2 (one pixel each, value = position): → 0 1 2 0 2 0.
+        let set = ImageSet::new(vec![10, 11, 12, 13, 14, 15], vec![0, 0, 0, 1, 2, 2], 1, 1, 3).unwrap();
+        let mixed = set.interleave_classes();
+        assert_eq!(mixed.labels(), &[0, 1, 2, 0, 2, 0]);
+        assert_eq!(mixed.images(), &[10, 13, 14, 11, 15, 12]);
+    }
+
+    #[test]
+    fn colour_sets_count_channels() {
+        let set = ImageSet::with_channels(vec![0; 24], vec![0, 1], 3, 2, 2, 2).unwrap();
+        assert_eq!((set.channels(), set.pixels_per_image(), set.image(1).len()), (3, 12, 12));
+        assert!(ImageSet::with_channels(vec![0; 23], vec![0, 1], 3, 2, 2, 2).is_err());
+        let (train, val) = set.split_off_last(1).unwrap();
+        assert_eq!((train.len(), val.len(), val.channels()), (1, 1, 3));
     }
 }

@@ -9,6 +9,7 @@ fn real_mnist_loads_and_verifies() {
     assert_eq!(
         splits.info(),
         DatasetInfo {
+            channels: 1,
             rows: 28,
             cols: 28,
             num_classes: 10

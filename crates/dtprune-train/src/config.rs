@@ -1,9 +1,14 @@
 //! The experiment config: everything a run needs, settable from a TOML file (`--config`) with
-//! command-line flags overriding it. Unknown keys are errors (except inside `[policy]`, whose
-//! keys are validated against the chosen policy's declared parameters).
+//! command-line flags overriding it. Unknown keys are errors (except inside `[model]` and
+//! `[policy]`, whose keys are validated against the chosen model's and policy's declared
+//! parameters when the experiment is resolved, `crate::experiment`).
+//!
+//! [`ExperimentConfig::validate`] checks what the config alone can tell (ranges); names and
+//! parameters are checked once, by `crate::experiment::Experiment::resolve`.
 
 use crate::optim::OptimizerKind;
 use crate::TrainError;
+use dtprune_data::{Augment, Normalization};
 use dtprune_prune::RollbackConfig;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -12,8 +17,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ExperimentConfig {
-    pub model: String,
-    /// `mnist` (built in, checksum-verified) or `idx` (any IDX image set in `data_dir`).
+    /// `model = "NAME"`, or a `[model]` table: `name` and the model's parameters.
+    pub model: ModelConfig,
+    /// A data set by name (`dtprune models` lists them): `mnist` (built in, checksum-verified),
+    /// `idx`, `cifar10`, `image-folder` (these read `data_dir`).
     pub dataset: String,
     pub data_dir: Option<PathBuf>,
     pub epochs: usize,
@@ -41,12 +48,77 @@ pub struct ExperimentConfig {
     /// Each batch is split into this many shards whose forward and backward passes run on
     /// their own threads (data parallelism over the machine's cores). Part of the experiment,
     /// not of the machine: the numbers depend on it, not on how many cores there are.
-    /// Unset: the model's measured default ([`crate::models::ImageClassifier::REPLICAS`]); the
+    /// Unset: the model's measured default ([`crate::model::Model::REPLICAS`]); the
     /// run's `config.toml` records the value used.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replicas: Option<usize>,
+    /// Per-channel normalisation of the pixels. Unset: the data set's declared statistics
+    /// (MNIST's published ones) or those of the training split; the run's `config.toml` records
+    /// the values used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<Normalization>,
+    /// Training-image augmentation (default: none).
+    #[serde(skip_serializing_if = "Augment::is_identity")]
+    pub augment: Augment,
     pub policy: PolicyConfig,
     pub rollback: RollbackSection,
+}
+
+/// The model and its `[model]` parameters. Written as a plain `model = "NAME"` when it has no
+/// parameters, so configs from before the table stay valid and look the same.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelConfig {
+    pub name: String,
+    /// Validated by the model (`dtprune models` lists them).
+    pub params: BTreeMap<String, toml::Value>,
+}
+
+impl ModelConfig {
+    pub fn named(name: &str) -> Self {
+        Self { name: name.into(), params: BTreeMap::new() }
+    }
+}
+
+impl From<&str> for ModelConfig {
+    fn from(name: &str) -> Self {
+        Self::named(name)
+    }
+}
+
+impl std::fmt::Display for ModelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum ModelConfigForm {
+    Name(String),
+    Table {
+        name: String,
+        #[serde(flatten)]
+        params: BTreeMap<String, toml::Value>,
+    },
+}
+
+impl Serialize for ModelConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.params.is_empty() {
+            ModelConfigForm::Name(self.name.clone()).serialize(s)
+        } else {
+            ModelConfigForm::Table { name: self.name.clone(), params: self.params.clone() }.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match ModelConfigForm::deserialize(d)? {
+            ModelConfigForm::Name(name) => Self::named(&name),
+            ModelConfigForm::Table { name, params } => Self { name, params },
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,7 +162,7 @@ impl Default for PolicyConfig {
 impl Default for ExperimentConfig {
     fn default() -> Self {
         Self {
-            model: "lenet300".into(),
+            model: ModelConfig::named("lenet300"),
             dataset: "mnist".into(),
             data_dir: None,
             epochs: 10,
@@ -108,6 +180,8 @@ impl Default for ExperimentConfig {
             min_keep: 0.002,
             monitor_every: 0,
             replicas: None,
+            normalize: None,
+            augment: Augment::default(),
             policy: PolicyConfig::default(),
             rollback: RollbackSection::default(),
         }
@@ -128,16 +202,11 @@ impl ExperimentConfig {
         toml::to_string_pretty(self).expect("config serialises to TOML")
     }
 
-    /// Checks every value's range; the message names the key and the valid range.
+    /// Checks every value's range; the message names the key and the valid range. Names
+    /// (model, data set, policy) and their parameters are checked by
+    /// `crate::experiment::Experiment::resolve`, which calls this first.
     pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |message: String| Err(TrainError::Config { path: None, message });
-        crate::models::model(&self.model)?;
-        if self.dataset != "mnist" && self.dataset != "idx" {
-            return bad(format!("unknown dataset `{}`; valid: mnist, idx", self.dataset));
-        }
-        if self.dataset == "idx" && self.data_dir.is_none() {
-            return bad("dataset `idx` needs `data_dir` (--data-dir DIR)".into());
-        }
         if self.epochs == 0 || self.epochs > 10_000 {
             return bad(format!("epochs = {} is out of range; valid range is [1, 10000]", self.epochs));
         }
@@ -171,8 +240,13 @@ impl ExperimentConfig {
         if self.rollback.recovery_epochs == 0 {
             return bad("rollback.recovery_epochs must be at least 1".into());
         }
-        // Policy parameters are checked by building the policy.
-        dtprune_prune::policy::build(&self.policy.name, &self.policy.params)?;
+        if self.augment.crop_padding > 64 {
+            return bad(format!("augment.crop_padding = {} is out of range; valid range is [0, 64]", self.augment.crop_padding));
+        }
+        if let Some(n) = &self.normalize {
+            // The channel count is checked against the data when it is loaded.
+            n.check(n.mean.len()).map_err(|e| TrainError::Config { path: None, message: e.to_string() })?;
+        }
         Ok(())
     }
 }
@@ -193,7 +267,7 @@ mod tests {
         assert_eq!(c.epochs, 3);
         assert_eq!(c.policy.name, "gmp");
         assert_eq!(c.policy.params["final_sparsity"], toml::Value::Float(0.95));
-        c.validate().unwrap();
+        crate::experiment::Experiment::resolve(&c).unwrap();
         let back = ExperimentConfig::from_toml_str(&c.to_toml()).unwrap();
         assert_eq!(back, c);
     }
@@ -201,8 +275,36 @@ mod tests {
     #[test]
     fn bad_policy_value_is_reported() {
         let c = ExperimentConfig::from_toml_str("[policy]\nname = \"gmp\"\nfinal_sparsity = 1.5\n").unwrap();
-        let e = c.validate().unwrap_err().to_string();
+        let e = crate::experiment::Experiment::resolve(&c).err().unwrap().to_string();
         assert!(e.contains("final_sparsity") && e.contains("[0, 0.999]"), "{e}");
+    }
+
+    #[test]
+    fn model_is_a_name_or_a_table() {
+        // The plain form (every config before `[model]`) reads and writes as before.
+        let c = ExperimentConfig::from_toml_str("model = \"lenet5\"\n").unwrap();
+        assert_eq!(c.model, ModelConfig::named("lenet5"));
+        assert!(c.to_toml().starts_with("model = \"lenet5\"\n"), "{}", c.to_toml());
+        let c = ExperimentConfig::from_toml_str("[model]\nname = \"lenet300\"\nhidden1 = 64\n").unwrap();
+        assert_eq!(c.model.params["hidden1"], toml::Value::Integer(64));
+        assert_eq!(ExperimentConfig::from_toml_str(&c.to_toml()).unwrap(), c);
+        crate::experiment::Experiment::resolve(&c).unwrap();
+        let c = ExperimentConfig::from_toml_str("[model]\nname = \"lenet300\"\nhidden1 = 0\n").unwrap();
+        let e = crate::experiment::Experiment::resolve(&c).err().unwrap().to_string();
+        assert!(e.contains("[model] `lenet300`: parameter `hidden1` = 0 is out of range; valid range is [1, 16384]"), "{e}");
+    }
+
+    #[test]
+    fn augment_and_normalize_sections() {
+        let c = ExperimentConfig::from_toml_str("[augment]\ncrop_padding = 4\nflip = true\n[normalize]\nmean = [0.5, 0.5, 0.5]\nstd = [0.25, 0.25, 0.25]\n").unwrap();
+        assert_eq!(c.augment, Augment { crop_padding: 4, flip: true });
+        c.validate().unwrap();
+        assert_eq!(ExperimentConfig::from_toml_str(&c.to_toml()).unwrap(), c);
+        let c = ExperimentConfig::from_toml_str("[normalize]\nmean = [0.5]\nstd = [0.0]\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("std 0 must be a positive"));
+        let c = ExperimentConfig::from_toml_str("[augment]\ncrop_padding = 65\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("augment.crop_padding = 65"));
+        assert!(ExperimentConfig::from_toml_str("[augment]\ncrop = 4\n").unwrap_err().contains("unknown field `crop`"));
     }
 
     /// Every experiment shipped in `configs/` parses and passes validation.
@@ -214,7 +316,7 @@ mod tests {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let config = ExperimentConfig::from_toml_file(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-                config.validate().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                crate::experiment::Experiment::resolve(&config).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 seen += 1;
             }
         }
@@ -225,7 +327,7 @@ mod tests {
     fn bad_ranges() {
         let c = ExperimentConfig { batch_size: 0, ..Default::default() };
         assert!(c.validate().unwrap_err().to_string().contains("batch_size = 0"));
-        let c = ExperimentConfig { model: "resnet".into(), ..Default::default() };
-        assert!(c.validate().unwrap_err().to_string().contains("unknown model `resnet`"));
+        let c = ExperimentConfig { model: ModelConfig::named("resnet"), ..Default::default() };
+        assert!(crate::experiment::Experiment::resolve(&c).err().unwrap().to_string().contains("unknown model `resnet`"));
     }
 }

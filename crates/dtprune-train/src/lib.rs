@@ -1,28 +1,50 @@
 //! # dtprune-train — dynamic threshold pruning in Burn
 //!
-//! Built-in models ([`models`]), generic parameter walks ([`params`]), mask-aware optimizers
-//! ([`optim`]), the training loop with pruning hooks ([`trainer`]), per-epoch monitoring
-//! ([`monitor`]), safetensors export ([`export`]) and per-tensor sensitivity analysis of a
-//! finished run ([`sensitivity`]). The pruning decisions themselves come
-//! from the framework-free `dtprune-prune`.
+//! The crate reads from the ground up; each layer uses only those above it in this list:
+//! - foundations: generic parameter walks ([`params`]), [`layers`], mask-aware optimizers
+//!   ([`optim`]), safetensors [`export`], [`monitor`] records, the layer [`graph`] constructors;
+//! - the model contract: [`input`] kinds and batches, the [`task`] (loss and metric), the
+//!   [`model`] trait with its [`model_params`]; the built-in [`models`];
+//! - running a model: data-parallel steps ([`parallel`]), [`evaluate`], the pre-training
+//!   [`graph_check`], the [`config`] and its resolved [`experiment`], the run directory
+//!   ([`run_dir`]), the training loop ([`trainer`]) and [`sensitivity`] analysis;
+//! - by name: type-erased entry points ([`runner`]), the model [`registry`] (built-ins plus
+//!   [`registry::register_model`] at run time), and [`run`], what the command line calls.
+//!
+//! The pruning decisions themselves come from the framework-free `dtprune-prune`; data sets
+//! from `dtprune-data`.
 
 pub mod config;
-pub mod data;
+pub mod evaluate;
+pub mod experiment;
 pub mod export;
 pub mod graph;
+pub mod graph_check;
+pub mod input;
 pub mod io;
 pub mod layers;
+pub mod model;
+pub mod model_params;
 pub mod models;
 pub mod monitor;
 pub mod optim;
 pub mod parallel;
 pub mod params;
 pub mod platform;
+pub mod registry;
 pub mod run;
+pub mod run_dir;
+pub mod runner;
 pub mod sensitivity;
+pub mod task;
 pub mod trainer;
 
 pub use config::ExperimentConfig;
+pub use experiment::Experiment;
+pub use input::{ImageData, InputInfo, InputKind};
+pub use model::Model;
+pub use registry::register_model;
+pub use task::{Classification, Task};
 pub use trainer::{train, Summary, TrainObserver};
 
 use burn::prelude::*;

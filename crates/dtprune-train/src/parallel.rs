@@ -15,9 +15,10 @@
 //! The result depends on `replicas`, never on the number of cores: the shards and the order in
 //! which their gradients are summed are fixed, so a seed gives the same numbers on any machine.
 
-use crate::models::ImageClassifier;
+use crate::input::Targets;
+use crate::model::{BatchOf, Model};
+use crate::task::Task;
 use burn::module::{ModuleVisitor, Param};
-use burn::nn::loss::CrossEntropyLoss;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use rayon::prelude::*;
@@ -33,8 +34,8 @@ pub struct StepOutput {
     pub correct: i64,
 }
 
-/// One shard: images and labels.
-pub type Shard = (Tensor<4>, Tensor<1, Int>);
+/// One shard of a batch for model `M`: its inputs and targets.
+pub type Shard<M> = (BatchOf<M>, Targets);
 
 struct ShardOutput {
     grads: GradientsParams,
@@ -43,30 +44,30 @@ struct ShardOutput {
     len: usize,
 }
 
-fn forward_backward<M: ImageClassifier>(model: &M, loss_fn: &CrossEntropyLoss, (x, y): Shard) -> ShardOutput {
+fn forward_backward<M: Model>(model: &M, task: &M::Task, (x, y): Shard<M>) -> ShardOutput {
     let len = y.dims()[0];
     let logits = model.forward(x);
-    let loss = loss_fn.forward(logits.clone(), y.clone());
+    let loss = task.loss(logits.clone(), y.clone());
     let loss_value = f64::from(loss.clone().into_scalar::<f32>());
-    let correct = logits.argmax(1).flatten::<1>(0, 1).equal(y).int().sum().into_scalar::<i64>();
+    let correct = task.hits(logits, y);
     let grads = GradientsParams::from_grads(loss.backward(), model);
     ShardOutput { grads, loss: loss_value, correct, len }
 }
 
 /// Forward and backward over `shards` (one batch, split), each shard on its own thread.
 /// The loss may be non-finite; the caller decides what to do with it.
-pub fn step<M: ImageClassifier + Send + Sync>(model: &M, loss_fn: &CrossEntropyLoss, mut shards: Vec<Shard>) -> StepOutput {
+pub fn step<M: Model>(model: &M, task: &M::Task, mut shards: Vec<Shard<M>>) -> StepOutput {
     assert!(!shards.is_empty(), "a step needs at least one shard");
     if shards.len() == 1 {
         // One shard: the model's own leaves, no copy and no thread.
-        let out = forward_backward(model, loss_fn, shards.pop().expect("one shard"));
+        let out = forward_backward(model, task, shards.pop().expect("one shard"));
         return StepOutput { grads: out.grads, loss: out.loss, correct: out.correct };
     }
     let outputs: Vec<ShardOutput> = pool(shards.len()).install(|| {
         shards
             .into_par_iter()
             .with_max_len(1)
-            .map(|shard| forward_backward(&model.valid().train(), loss_fn, shard))
+            .map(|shard| forward_backward(&model.valid().train(), task, shard))
             .collect()
     });
     let total: usize = outputs.iter().map(|o| o.len).sum();
@@ -135,8 +136,9 @@ impl ModuleVisitor for Combiner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::{ImageClassifier, InputInfo, Lenet300};
-    use burn::nn::loss::CrossEntropyLossConfig;
+    use crate::input::InputInfo;
+    use crate::models::Lenet300;
+    use crate::task::Classification;
 
     use crate::host_f32 as values;
 
@@ -147,8 +149,8 @@ mod tests {
         let _rng = crate::seeded_test_lock();
         device.seed(7);
         let info = InputInfo { channels: 1, rows: 28, cols: 28, classes: 10 };
-        let model = Lenet300::init(info, &device);
-        let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let model = Lenet300::init(info, &crate::registry::default_params::<Lenet300>(), &device);
+        let loss_fn = Classification::new(&device);
         let n = 10;
         let pixels: Vec<f32> = (0..n * 784).map(|i| ((i * 37 % 101) as f32 / 101.0) - 0.5).collect();
         let labels: Vec<i64> = (0..n as i64).map(|i| (i * 3) % 10).collect();

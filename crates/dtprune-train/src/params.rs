@@ -48,6 +48,15 @@ impl ParamInfo {
     }
 }
 
+/// The prunable parameters of a model: Linear/Conv weights, or those matching one of `patterns`
+/// (globs over dotted names) when any are given.
+pub fn prunable_params<M: Module>(model: &M, patterns: &[String]) -> Vec<ParamInfo> {
+    list_params(model)
+        .into_iter()
+        .filter(|p| if patterns.is_empty() { p.prunable_by_default() } else { patterns.iter().any(|g| glob_match(g, &p.name)) })
+        .collect()
+}
+
 /// Every float parameter of `module`, in visiting order.
 pub fn list_params<M: Module>(module: &M) -> Vec<ParamInfo> {
     let mut v = Lister { path: Vec::new(), owners: Vec::new(), out: Vec::new() };

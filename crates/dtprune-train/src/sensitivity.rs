@@ -6,13 +6,10 @@
 //! so the threshold is the level's magnitude quantile ([`magnitude_quantile`]) and a level below
 //! the tensor's current sparsity prunes nothing more.
 
-use crate::data::Prepared;
-use crate::graph::MNIST_PREPROCESS;
+use crate::evaluate::evaluate;
 use crate::io::{write_atomic, write_json};
-use crate::models::{ImageClassifier, InputInfo};
-use crate::params::{read_params, write_params};
-use crate::run::{input_info, load_data, load_model, open_run, RunFiles};
-use crate::trainer::{evaluate, prunable_params};
+use crate::model::Model;
+use crate::params::{prunable_params, read_params, write_params};
 use crate::TrainError;
 use burn::prelude::*;
 use dtprune_prune::stats::magnitude_quantile;
@@ -138,54 +135,28 @@ pub fn suggest(rows: &[SensitivityRow], budget: f64) -> Vec<Suggestion> {
         .collect()
 }
 
-/// Runs the analysis on the run directory `dir` and writes `sensitivity.csv`,
-/// `sensitivity.json`, `sensitivity.png` and `sensitivity.svg` into it.
-pub fn sensitivity(dir: &Path, levels: &[f64], budget: f64) -> Result<SensitivityReport, TrainError> {
+/// Baseline metric of `model` on `val` and one row per (prunable tensor, level): each tensor
+/// matching `prune_only` (default: every Linear/Conv weight) pruned alone, one shot. Works on
+/// any [`Model`], a library user's own included; `crate::run::sensitivity` runs it on a run
+/// directory and writes the files.
+pub fn measure<M: Model>(model: &M, val: &M::Input, prune_only: &[String], levels: &[f64], device: &Device) -> Result<(f64, Vec<SensitivityRow>), TrainError> {
     let levels = check_levels(levels)?;
-    check_budget(budget)?;
-    let run = open_run(dir)?;
-    let splits = load_data(&run.cfg)?;
-    let val = Prepared::new(&splits.val, MNIST_PREPROCESS);
-    let info = input_info(&splits);
-    let model = crate::models::model(&run.cfg.model)
-        .map_err(|_| TrainError::NotARun { path: dir.into(), message: format!("unknown model `{}` in config.toml", run.cfg.model) })?;
-    let (baseline, rows) = model.runner.sensitivity(info, &run, &val, &levels)?;
-    let suggestions = suggest(&rows, budget);
-    let mut report = SensitivityReport {
-        run: dir.to_path_buf(),
-        model: run.cfg.model.clone(),
-        val_images: val.len(),
-        baseline_val_accuracy: baseline,
-        budget,
-        levels,
-        rows,
-        suggestions,
-        files: Vec::new(),
-    };
-    report.files = write_outputs(dir, &report)?;
-    Ok(report)
-}
-
-/// Baseline validation accuracy and one row per (tensor, level).
-pub(crate) fn measure<M: ImageClassifier>(info: InputInfo, run: &RunFiles, val: &Prepared, levels: &[f64]) -> Result<(f64, Vec<SensitivityRow>), TrainError> {
-    let device = Device::flex();
-    let model = load_model::<M>(info, run, &device)?;
-    let prunable = prunable_params(&model, &run.cfg.prune_only);
+    let prunable = prunable_params(model, prune_only);
     if prunable.is_empty() {
-        return Err(TrainError::Prune(dtprune_prune::PruneError::NoPrunable(run.cfg.prune_only.join(", "))));
+        return Err(TrainError::Prune(dtprune_prune::PruneError::NoPrunable(prune_only.join(", "))));
     }
-    let baseline = evaluate(&model, val, &device).accuracy;
-    let mut originals = read_params(&model, &prunable);
+    let baseline = evaluate(model, val, device).accuracy;
+    let mut originals = read_params(model, &prunable);
     let mut rows = Vec::with_capacity(prunable.len() * levels.len());
     for p in &prunable {
         let values = originals.remove(&p.id).unwrap_or_default();
-        for &level in levels {
+        for &level in &levels {
             let tau = level_threshold(&values, level);
             let (pruned, sparsity) = prune_below(&values, tau);
             // `model` itself is never changed: each measurement prunes a copy, which restores
             // the tensor for the next one.
             let copy = write_params(model.clone(), std::slice::from_ref(p), &HashMap::from([(p.id, pruned)]));
-            let acc = evaluate(&copy, val, &device).accuracy;
+            let acc = evaluate(&copy, val, device).accuracy;
             tracing::debug!(tensor = %p.name, level, tau, acc, "sensitivity");
             rows.push(SensitivityRow {
                 tensor: p.name.clone(),
@@ -211,7 +182,8 @@ pub fn sensitivity_csv(rows: &[SensitivityRow]) -> String {
     s
 }
 
-fn write_outputs(dir: &Path, report: &SensitivityReport) -> Result<Vec<PathBuf>, TrainError> {
+/// Writes `sensitivity.csv`, `.json`, `.png` and `.svg` into the run directory `dir`.
+pub fn write_outputs(dir: &Path, report: &SensitivityReport) -> Result<Vec<PathBuf>, TrainError> {
     let csv = dir.join("sensitivity.csv");
     write_atomic(&csv, sensitivity_csv(&report.rows).as_bytes())?;
     let json = dir.join("sensitivity.json");

@@ -1,25 +1,28 @@
 //! The training loop with pruning hooks (seed steps 2–5): train an epoch with masks enforced by
 //! the optimizer, evaluate on validation, let the pruning engine judge the last event and
 //! decide the next, record everything, and at the end evaluate once on the test set and write
-//! the run directory.
+//! the run directory. [`train`] reads as those steps; each is one method of `Training`.
 
 use crate::config::ExperimentConfig;
-use crate::data::{Prepared, SplitMix64};
-use crate::export::{module_tensors, save_safetensors, NamedTensors};
-use crate::graph::MNIST_PREPROCESS;
+use crate::evaluate::{evaluate, Evaluation};
+use crate::experiment::Experiment;
+use crate::export::{module_tensors, NamedTensors};
+use crate::graph::preprocess_for;
+use crate::graph_check::check_graph;
+use crate::input::{InputInfo, InputKind, SplitMix64};
 use crate::io::{write_atomic, write_json};
-use crate::models::{ImageClassifier, InputInfo};
+use crate::model::Model;
 use crate::monitor::{EpochRecord, StepRecord, TensorRecord};
 use crate::optim::{MaskedOptimizer, OptimizerConfig, OptimizerKind};
 use crate::parallel;
-use crate::params::{glob_match, list_params, read_params, to_burn_layout, write_params, ParamInfo};
+use crate::params::{prunable_params, read_params, to_burn_layout, write_params, ParamInfo};
+use crate::run_dir::save_model_files;
+use crate::task::Task;
 use crate::TrainError;
-use rayon::prelude::*;
 use burn::module::{Module, ParamId};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
-use dtprune_data::ImageSplits;
-use dtprune_prune::{PrunableSpec, PruningEngine, RunMetrics};
+use dtprune_data::{Augment, Dataset, Normalization};
+use dtprune_prune::{PrunableSpec, PruneEvent, PruningEngine, RunMetrics};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -74,307 +77,366 @@ pub struct Summary {
     pub gemm_kernels: String,
 }
 
-pub struct Evaluation {
-    pub loss: f64,
-    pub accuracy: f64,
-}
-
-/// Mean cross-entropy and accuracy of `model` on `data`, in batches of 1000.
-pub fn evaluate<M: ImageClassifier>(model: &M, data: &Prepared, device: &Device) -> Evaluation {
-    let model = model.valid();
-    let device = device.clone().inner();
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let indices: Vec<usize> = (0..data.len()).collect();
-    // Chunks run two at a time: most of a forward pass's operations use one core each (see
-    // `parallel`). Each chunk's loss and count are kept and summed in chunk order, so the result
-    // does not depend on which thread ran what.
-    let chunks: Vec<&[usize]> = indices.chunks(EVAL_CHUNK).collect();
-    let parts: Vec<(f64, i64)> = parallel::pool(EVAL_THREADS).install(|| {
-        chunks
-            .par_iter()
-            .with_max_len(1)
-            .map(|chunk| {
-                let (x, y) = data.batch(chunk, &device);
-                let logits = model.forward(x);
-                let loss = f64::from(loss_fn.forward(logits.clone(), y.clone()).into_scalar::<f32>()) * chunk.len() as f64;
-                (loss, logits.argmax(1).flatten::<1>(0, 1).equal(y).int().sum().into_scalar::<i64>())
-            })
-            .collect()
-    });
-    let (loss_sum, correct) = parts.iter().fold((0f64, 0i64), |(l, c), (pl, pc)| (l + pl, c + pc));
-    let n = data.len().max(1) as f64;
-    Evaluation { loss: loss_sum / n, accuracy: correct as f64 / n }
-}
-
-/// Images per evaluation forward pass, and passes run at once.
-const EVAL_CHUNK: usize = 500;
-const EVAL_THREADS: usize = 2;
-
-/// The prunable parameters of a model: Linear/Conv weights, optionally filtered by globs.
-pub fn prunable_params<M: Module>(model: &M, patterns: &[String]) -> Vec<ParamInfo> {
-    list_params(model)
-        .into_iter()
-        .filter(|p| if patterns.is_empty() { p.prunable_by_default() } else { patterns.iter().any(|g| glob_match(g, &p.name)) })
-        .collect()
-}
-
-/// Trains `M` on `splits` with pruning and writes the run directory `out`.
-pub fn train<M: ImageClassifier>(
-    cfg: &ExperimentConfig,
-    splits: &ImageSplits,
-    out: &Path,
-    observer: &mut dyn TrainObserver,
-) -> Result<Summary, TrainError> {
-    cfg.validate()?;
-    // The run records the shard count it used, so `config.toml` alone reproduces it.
-    let replicas = cfg.replicas.unwrap_or(M::REPLICAS);
-    let cfg = &ExperimentConfig { replicas: Some(replicas), ..cfg.clone() };
-    let info = InputInfo { channels: 1, rows: splits.train.rows(), cols: splits.train.cols(), classes: splits.train.num_classes() };
-    M::check_input(info).map_err(|message| TrainError::Config { path: None, message })?;
-    std::fs::create_dir_all(out).map_err(|e| TrainError::Io { path: out.into(), source: e })?;
-    write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
-
-    let device = Device::flex().autodiff();
-    device.seed(cfg.seed);
-    let mut model = M::init(info, &device);
-    let graph = model.graph(info);
-    write_json(&out.join("graph.json"), &graph)?;
-
-    let train_limit = if cfg.train_limit == 0 { splits.train.len() } else { cfg.train_limit.min(splits.train.len()) };
-    let train = Prepared::new(&splits.train.first(train_limit), MNIST_PREPROCESS);
-    let val = Prepared::new(&splits.val, MNIST_PREPROCESS);
-
-    // Pruning engine over the prunable tensors, PyTorch layout.
-    let prunable = prunable_params(&model, &cfg.prune_only);
-    if prunable.is_empty() {
-        return Err(TrainError::Prune(dtprune_prune::PruneError::NoPrunable(cfg.prune_only.join(", "))));
+/// Trains `M` on `data` with pruning and writes the run directory `out`.
+pub fn train<M: Model>(experiment: Experiment, data: &Dataset, out: &Path, observer: &mut dyn TrainObserver) -> Result<Summary, TrainError> {
+    let mut run = Training::<M>::start(experiment, data, out)?;
+    run.prune_before_training();
+    observer.on_start(run.cfg.epochs, run.batches);
+    for epoch in 1..=run.cfg.epochs {
+        let phase = run.train_epoch(epoch, observer)?;
+        run.end_epoch(epoch, phase, observer)?;
     }
-    let classifier = crate::graph::classifier(&graph).map(|c| format!("{c}.weight"));
-    let specs: Vec<PrunableSpec> = prunable
-        .iter()
-        .map(|p| PrunableSpec { name: p.name.clone(), shape: p.torch_shape(), structures_removable: Some(&p.name) != classifier.as_ref() })
-        .collect();
-    let (policy, policy_params) = dtprune_prune::policy::build(&cfg.policy.name, &cfg.policy.params)?;
-    let mut engine = PruningEngine::new(policy, specs, cfg.rollback.into(), cfg.min_keep);
+    run.finish(data)
+}
 
-    let opt_config = OptimizerConfig {
-        weight_decay: cfg.weight_decay,
-        ..match cfg.optimizer {
-            OptimizerKind::Adam => OptimizerConfig::adam(),
-            OptimizerKind::Sgd => OptimizerConfig::sgd(cfg.momentum),
+/// The state of one training run, step by step of the algorithm.
+struct Training<'a, M: Model> {
+    cfg: ExperimentConfig,
+    policy_params: serde_json::Value,
+    out: &'a Path,
+    device: Device,
+    /// Always `Some` between steps; taken while the optimizer consumes and returns it, so the
+    /// update can reuse the parameters' buffers (see [`Training::update_model`]).
+    model: Option<M>,
+    task: M::Task,
+    train: M::Input,
+    val: M::Input,
+    norm: Normalization,
+    prunable: Vec<ParamInfo>,
+    engine: PruningEngine,
+    optim: MaskedOptimizer,
+    /// Batches per epoch.
+    batches: usize,
+    /// Data order; a separate stream draws the augmentation.
+    order_rng: SplitMix64,
+    augment_rng: SplitMix64,
+    lr: f64,
+    step: usize,
+    best_val: f64,
+    history: Vec<EpochRecord>,
+    step_records: Vec<StepRecord>,
+    train_seconds: f64,
+    prune_seconds: f64,
+    /// Events of the pruning point before training, reported with epoch 1.
+    carried_events: Vec<PruneEvent>,
+}
+
+/// What an epoch's training phase measured.
+struct EpochPhase {
+    seconds: f64,
+    loss_sum: f64,
+    correct: i64,
+    seen: usize,
+    step_events: Vec<PruneEvent>,
+    step_prune_seconds: f64,
+}
+
+/// Seeds the augmentation stream apart from the data order (the order must not change with
+/// augmentation on or off).
+const AUGMENT_STREAM: u64 = 0xA06_3E47;
+
+impl<'a, M: Model> Training<'a, M> {
+    /// Resolves what the run records (shard count, normalisation), writes `config.toml` and
+    /// `graph.json`, builds the model, checks its graph and sets up the engine and optimizer.
+    fn start(experiment: Experiment, data: &Dataset, out: &'a Path) -> Result<Self, TrainError> {
+        let Experiment { cfg, model_params, policy, policy_params, .. } = experiment;
+        let splits = &data.splits;
+        let info = InputInfo::of(&splits.train);
+        M::check_input(info, &model_params).map_err(|message| TrainError::Config { path: None, message })?;
+        let norm = crate::experiment::normalization(&cfg, data)?;
+        // The run records the shard count and normalisation it used, so `config.toml` alone
+        // reproduces it.
+        let cfg = ExperimentConfig { replicas: Some(cfg.replicas.unwrap_or(M::REPLICAS)), normalize: Some(norm.clone()), ..cfg };
+        std::fs::create_dir_all(out).map_err(|e| TrainError::Io { path: out.into(), source: e })?;
+        write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
+
+        let device = Device::flex().autodiff();
+        device.seed(cfg.seed);
+        let model = M::init(info, &model_params, &device);
+        let mut graph = model.graph(info);
+        graph.preprocess = preprocess_for(&norm);
+        check_graph(&graph, &model)?;
+        write_json(&out.join("graph.json"), &graph)?;
+
+        let train_limit = if cfg.train_limit == 0 { splits.train.len() } else { cfg.train_limit.min(splits.train.len()) };
+        let train = M::Input::prepare(&splits.train.first(train_limit), &norm, cfg.augment);
+        let val = M::Input::prepare(&splits.val, &norm, Augment::default());
+
+        // Pruning engine over the prunable tensors, PyTorch layout.
+        let prunable = prunable_params(&model, &cfg.prune_only);
+        if prunable.is_empty() {
+            return Err(TrainError::Prune(dtprune_prune::PruneError::NoPrunable(cfg.prune_only.join(", "))));
         }
-    };
-    let mut optim = MaskedOptimizer::new(opt_config, engine.regrowth());
-    optim.track_gradients(prunable.iter().map(|p| p.id).collect());
-    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+        let classifier = crate::graph::classifier(&graph).map(|c| format!("{c}.weight"));
+        let specs: Vec<PrunableSpec> = prunable
+            .iter()
+            .map(|p| PrunableSpec { name: p.name.clone(), shape: p.torch_shape(), structures_removable: Some(&p.name) != classifier.as_ref() })
+            .collect();
+        let engine = PruningEngine::new(policy, specs, cfg.rollback.into(), cfg.min_keep);
 
-    let batches = train.len().div_ceil(cfg.batch_size);
-    observer.on_start(cfg.epochs, batches);
-    let mut rng = SplitMix64(cfg.seed);
-    let mut lr = cfg.lr;
-    let mut step = 0usize;
-    let mut best_val = 0f64;
-    let mut history: Vec<EpochRecord> = Vec::new();
-    let mut step_records: Vec<StepRecord> = Vec::new();
-    let (mut train_seconds, mut prune_seconds) = (0f64, 0f64);
+        let opt_config = OptimizerConfig {
+            weight_decay: cfg.weight_decay,
+            ..match cfg.optimizer {
+                OptimizerKind::Adam => OptimizerConfig::adam(),
+                OptimizerKind::Sgd => OptimizerConfig::sgd(cfg.momentum),
+            }
+        };
+        let mut optim = MaskedOptimizer::new(opt_config, engine.regrowth());
+        optim.track_gradients(prunable.iter().map(|p| p.id).collect());
+        let task = M::Task::new(&device);
+        Ok(Self {
+            batches: train.len().div_ceil(cfg.batch_size),
+            order_rng: SplitMix64(cfg.seed),
+            augment_rng: SplitMix64(cfg.seed ^ AUGMENT_STREAM),
+            lr: cfg.lr,
+            cfg,
+            policy_params,
+            out,
+            device,
+            model: Some(model),
+            task,
+            train,
+            val,
+            norm,
+            prunable,
+            engine,
+            optim,
+            step: 0,
+            best_val: 0.0,
+            history: Vec::new(),
+            step_records: Vec::new(),
+            train_seconds: 0.0,
+            prune_seconds: 0.0,
+            carried_events: Vec::new(),
+        })
+    }
 
-    // A pruning point before training (epoch 0), for policies that prune the initial weights
-    // (`oneshot` with `at_epoch = 0`); its events are reported with epoch 1.
-    let mut carried_events = {
-        let v = evaluate(&model, &val, &device);
+    /// A pruning point before training (epoch 0), for policies that prune the initial weights
+    /// (`oneshot` with `at_epoch = 0`); its events are reported with epoch 1.
+    fn prune_before_training(&mut self) {
+        let v = evaluate(self.model(), &self.val, &self.device);
         let metrics = RunMetrics {
             epoch: 0,
-            epochs: cfg.epochs,
+            epochs: self.cfg.epochs,
             step: 0,
-            steps_per_epoch: batches,
+            steps_per_epoch: self.batches,
             train_loss: f64::NAN,
             val_loss: v.loss,
             val_accuracy: v.accuracy,
             best_val_accuracy: v.accuracy,
         };
-        let mut values = host_values(&model, &prunable, &optim);
-        let outcome = engine.on_epoch_end(metrics, &mut values);
+        let mut values = host_values(self.model(), &self.prunable, &self.optim);
+        let outcome = self.engine.on_epoch_end(metrics, &mut values);
         if outcome.changed {
-            model = write_back(model, &prunable, &engine, &mut optim, &values);
+            self.write_back(&values);
         }
-        outcome.events
-    };
+        self.carried_events = outcome.events;
+    }
 
-    for epoch in 1..=cfg.epochs {
+    /// One pass over the training data in a seeded order, masks enforced by the optimizer, with
+    /// step-level pruning where the policy asks for it.
+    fn train_epoch(&mut self, epoch: usize, observer: &mut dyn TrainObserver) -> Result<EpochPhase, TrainError> {
         let started = Instant::now();
-        let order = rng.permutation(train.len());
-        let (mut loss_sum, mut correct, mut seen) = (0f64, 0i64, 0usize);
-        let mut step_events = Vec::new();
-        let mut step_prune_seconds = 0f64;
-        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
-            let shards = split_batch(chunk, replicas).map(|part| train.batch(part, &device)).collect();
-            let out = parallel::step(&model, &loss_fn, shards);
-            let (loss_value, batch_correct, grads) = (out.loss, out.correct, out.grads);
-            if !loss_value.is_finite() {
-                return Err(TrainError::Diverged { epoch, step, loss: loss_value });
+        let order = self.order_rng.permutation(self.train.len());
+        let replicas = self.cfg.replicas.expect("resolved at start");
+        let mut phase = EpochPhase { seconds: 0.0, loss_sum: 0.0, correct: 0, seen: 0, step_events: Vec::new(), step_prune_seconds: 0.0 };
+        for (b, chunk) in order.chunks(self.cfg.batch_size).enumerate() {
+            let shards = split_batch(chunk, replicas).map(|part| self.train.train_batch(part, &self.device, &mut self.augment_rng)).collect();
+            let out = parallel::step(self.model(), &self.task, shards);
+            if !out.loss.is_finite() {
+                return Err(TrainError::Diverged { epoch, step: self.step, loss: out.loss });
             }
-            model = optim.step(lr, model, grads);
-            step += 1;
-            loss_sum += loss_value * chunk.len() as f64;
-            correct += batch_correct;
-            seen += chunk.len();
-            observer.on_batch(epoch, b + 1, loss_sum / seen as f64, correct as f64 / seen as f64);
-            if cfg.monitor_every > 0 && step % cfg.monitor_every == 0 {
-                step_records.push(StepRecord {
-                    epoch,
-                    step,
-                    train_loss: loss_sum / seen as f64,
-                    train_accuracy: correct as f64 / seen as f64,
-                    lr,
-                    sparsity: engine.sparsity(),
-                });
+            let lr = self.lr;
+            self.update_model(|model, optim, _| optim.step(lr, model, out.grads));
+            self.step += 1;
+            phase.loss_sum += out.loss * chunk.len() as f64;
+            phase.correct += out.correct;
+            phase.seen += chunk.len();
+            let (loss, accuracy) = (phase.loss_sum / phase.seen as f64, phase.correct as f64 / phase.seen as f64);
+            observer.on_batch(epoch, b + 1, loss, accuracy);
+            if self.cfg.monitor_every > 0 && self.step % self.cfg.monitor_every == 0 {
+                self.step_records.push(StepRecord { epoch, step: self.step, train_loss: loss, train_accuracy: accuracy, lr: self.lr, sparsity: self.engine.sparsity() });
             }
-
-            if engine.step_interval().is_some_and(|n| step % n == 0) {
+            if self.engine.step_interval().is_some_and(|n| self.step % n == 0) {
                 let t = Instant::now();
-                let metrics = RunMetrics {
-                    epoch,
-                    epochs: cfg.epochs,
-                    step,
-                    steps_per_epoch: batches,
-                    train_loss: loss_sum / seen as f64,
-                    val_loss: f64::NAN,
-                    val_accuracy: f64::NAN,
-                    best_val_accuracy: best_val,
-                };
-                let mut values = host_values(&model, &prunable, &optim);
-                let outcome = engine.on_step(metrics, &mut values);
-                if outcome.changed {
-                    model = write_back(model, &prunable, &engine, &mut optim, &values);
-                }
-                step_events.extend(outcome.events);
-                step_prune_seconds += t.elapsed().as_secs_f64();
+                self.prune_at_step(epoch, loss, &mut phase.step_events);
+                phase.step_prune_seconds += t.elapsed().as_secs_f64();
             }
         }
-        let epoch_seconds = started.elapsed().as_secs_f64();
+        phase.seconds = started.elapsed().as_secs_f64();
+        Ok(phase)
+    }
 
+    fn prune_at_step(&mut self, epoch: usize, train_loss: f64, events: &mut Vec<PruneEvent>) {
+        let metrics = RunMetrics {
+            epoch,
+            epochs: self.cfg.epochs,
+            step: self.step,
+            steps_per_epoch: self.batches,
+            train_loss,
+            val_loss: f64::NAN,
+            val_accuracy: f64::NAN,
+            best_val_accuracy: self.best_val,
+        };
+        let mut values = host_values(self.model(), &self.prunable, &self.optim);
+        let outcome = self.engine.on_step(metrics, &mut values);
+        if outcome.changed {
+            self.write_back(&values);
+        }
+        events.extend(outcome.events);
+    }
+
+    /// Validation, the engine's epoch-end decision (judge the last event, prune the next),
+    /// and the epoch's record.
+    fn end_epoch(&mut self, epoch: usize, phase: EpochPhase, observer: &mut dyn TrainObserver) -> Result<(), TrainError> {
         let t_eval = Instant::now();
-        let v = evaluate(&model, &val, &device);
+        let v = evaluate(self.model(), &self.val, &self.device);
         let eval_seconds = t_eval.elapsed().as_secs_f64();
-        best_val = best_val.max(v.accuracy);
+        self.best_val = self.best_val.max(v.accuracy);
 
         let t_prune = Instant::now();
         let metrics = RunMetrics {
             epoch,
-            epochs: cfg.epochs,
-            step,
-            steps_per_epoch: batches,
-            train_loss: loss_sum / seen.max(1) as f64,
+            epochs: self.cfg.epochs,
+            step: self.step,
+            steps_per_epoch: self.batches,
+            train_loss: phase.loss_sum / phase.seen.max(1) as f64,
             val_loss: v.loss,
             val_accuracy: v.accuracy,
-            best_val_accuracy: best_val,
+            best_val_accuracy: self.best_val,
         };
-        let mut values = host_values(&model, &prunable, &optim);
+        let mut values = host_values(self.model(), &self.prunable, &self.optim);
         // After the last epoch nothing would train or validate a new prune: only judge.
-        let outcome = if epoch == cfg.epochs { engine.on_final_epoch_end(metrics, &mut values) } else { engine.on_epoch_end(metrics, &mut values) };
+        let outcome = if epoch == self.cfg.epochs { self.engine.on_final_epoch_end(metrics, &mut values) } else { self.engine.on_epoch_end(metrics, &mut values) };
         if outcome.changed {
-            model = write_back(model, &prunable, &engine, &mut optim, &values);
+            self.write_back(&values);
         }
-        let grad_sq = optim.take_grad_sq();
-        let tensors = prunable
+        let tensors = self.tensor_records(&values);
+        let this_prune = t_prune.elapsed().as_secs_f64() + phase.step_prune_seconds;
+        if outcome.changed || !phase.step_events.is_empty() {
+            let named: Vec<(&str, &[f32])> = self.prunable.iter().zip(&values).map(|(p, v)| (p.name.as_str(), v.as_slice())).collect();
+            observer.on_prune(epoch, &named);
+        }
+        let mut events = std::mem::take(&mut self.carried_events);
+        events.extend(phase.step_events);
+        events.extend(outcome.events);
+        let record = EpochRecord {
+            epoch,
+            train_loss: metrics.train_loss,
+            train_accuracy: phase.correct as f64 / phase.seen.max(1) as f64,
+            val_loss: v.loss,
+            val_accuracy: v.accuracy,
+            lr: self.lr,
+            seconds: phase.seconds - phase.step_prune_seconds,
+            eval_seconds,
+            prune_seconds: this_prune,
+            sparsity: self.engine.sparsity(),
+            tensors,
+            events,
+        };
+        self.train_seconds += phase.seconds - phase.step_prune_seconds;
+        self.prune_seconds += this_prune;
+        observer.on_epoch(&record);
+        self.history.push(record);
+        write_history(&self.out.join("history.jsonl"), &self.history)?;
+        if self.cfg.monitor_every > 0 {
+            write_history(&self.out.join("steps.jsonl"), &self.step_records)?;
+        }
+        self.lr *= self.cfg.lr_decay;
+        Ok(())
+    }
+
+    /// Per-tensor statistics of the epoch (values after the epoch-end decision).
+    fn tensor_records(&mut self, values: &[Vec<f32>]) -> BTreeMap<String, TensorRecord> {
+        let grad_sq = self.optim.take_grad_sq();
+        self.prunable
             .iter()
             .enumerate()
             .map(|(i, p)| {
                 let record = TensorRecord::new(
                     p.torch_shape(),
                     &values[i],
-                    &engine.masks()[i],
-                    engine.thresholds()[i],
+                    &self.engine.masks()[i],
+                    self.engine.thresholds()[i],
                     grad_sq.get(&p.id).copied().unwrap_or(0.0),
-                    batches,
+                    self.batches,
                 );
                 (p.name.clone(), record)
             })
-            .collect();
-        let this_prune = t_prune.elapsed().as_secs_f64() + step_prune_seconds;
-        if outcome.changed || !step_events.is_empty() {
-            let named: Vec<(&str, &[f32])> = prunable.iter().zip(&values).map(|(p, v)| (p.name.as_str(), v.as_slice())).collect();
-            observer.on_prune(epoch, &named);
-        }
-        let mut events = std::mem::take(&mut carried_events);
-        events.extend(step_events);
-        events.extend(outcome.events);
-        let record = EpochRecord {
-            epoch,
-            train_loss: metrics.train_loss,
-            train_accuracy: correct as f64 / seen.max(1) as f64,
-            val_loss: v.loss,
-            val_accuracy: v.accuracy,
-            lr,
-            seconds: epoch_seconds - step_prune_seconds,
-            eval_seconds,
-            prune_seconds: this_prune,
-            sparsity: engine.sparsity(),
-            tensors,
-            events,
-        };
-        train_seconds += epoch_seconds - step_prune_seconds;
-        prune_seconds += this_prune;
-        observer.on_epoch(&record);
-        history.push(record);
-        write_history(&out.join("history.jsonl"), &history)?;
-        if cfg.monitor_every > 0 {
-            write_history(&out.join("steps.jsonl"), &step_records)?;
-        }
-        lr *= cfg.lr_decay;
+            .collect()
     }
 
-    // Final outputs: test accuracy once, at the end.
-    let test_set = if cfg.test_limit == 0 { splits.test.first(splits.test.len()) } else { splits.test.first(cfg.test_limit) };
-    let test = evaluate(&model, &Prepared::new(&test_set, MNIST_PREPROCESS), &device);
-    let tensors = module_tensors(&model);
-    // One metadata key only: the safetensors writer orders keys by hash, and same seed must
-    // mean byte-identical files. Model and producer are in config.toml and graph.json.
-    let meta = [("format", "pt".to_string())];
-    save_safetensors(&out.join("model.safetensors"), &tensors, &meta)?;
-    let masks: NamedTensors = prunable.iter().zip(engine.masks()).map(|(p, m)| (p.name.clone(), (p.torch_shape(), m.to_f32()))).collect();
-    save_safetensors(&out.join("masks.safetensors"), &masks, &meta)?;
+    /// Test accuracy once, at the end; the model, masks and summary files.
+    fn finish(self, data: &Dataset) -> Result<Summary, TrainError> {
+        let test_split = &data.splits.test;
+        let test_set = if self.cfg.test_limit == 0 { test_split.first(test_split.len()) } else { test_split.first(self.cfg.test_limit) };
+        let test = evaluate(self.model(), &M::Input::prepare(&test_set, &self.norm, Augment::default()), &self.device);
+        let tensors = module_tensors(self.model());
+        save_model_files(self.out, &tensors, &self.prunable, self.engine.masks())?;
+        let summary = self.summary(&tensors, test);
+        write_json(&self.out.join("summary.json"), &summary)?;
+        Ok(summary)
+    }
 
-    let last = history.last().expect("at least one epoch");
-    let params_total: usize = tensors.values().map(|(_, v)| v.len()).sum();
-    let params_nonzero: usize = tensors.values().map(|(_, v)| v.iter().filter(|x| **x != 0.0).count()).sum();
-    let prunable_total: usize = engine.masks().iter().map(|m| m.len()).sum();
-    let prunable_nonzero: usize = prunable.iter().map(|p| tensors[&p.name].1.iter().filter(|x| **x != 0.0).count()).sum();
-    let summary = Summary {
-        model: cfg.model.clone(),
-        dataset: cfg.dataset.clone(),
-        epochs: cfg.epochs,
-        seed: cfg.seed,
-        policy: cfg.policy.name.clone(),
-        policy_params,
-        test_accuracy: test.accuracy,
-        test_loss: test.loss,
-        val_accuracy: last.val_accuracy,
-        best_val_accuracy: best_val,
-        params_total,
-        params_nonzero,
-        prunable_total,
-        prunable_nonzero,
-        sparsity: 1.0 - prunable_nonzero as f64 / prunable_total.max(1) as f64,
-        sparsity_per_layer: prunable
-            .iter()
-            .map(|p| {
-                let v = &tensors[&p.name].1;
-                (p.name.clone(), v.iter().filter(|x| **x == 0.0).count() as f64 / v.len().max(1) as f64)
-            })
-            .collect(),
-        compression_ratio: prunable_total as f64 / prunable_nonzero.max(1) as f64,
-        threshold_final: prunable.iter().zip(engine.thresholds()).map(|(p, t)| (p.name.clone(), *t)).collect(),
-        prune_events: engine.prune_events(),
-        rollbacks: engine.rollbacks(),
-        train_seconds,
-        seconds_per_epoch: train_seconds / cfg.epochs as f64,
-        prune_overhead: prune_seconds / train_seconds.max(1e-9),
-        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        gemm_kernels: crate::platform::gemm_kernels().to_string(),
-    };
-    write_json(&out.join("summary.json"), &summary)?;
-    Ok(summary)
+    fn summary(&self, tensors: &NamedTensors, test: Evaluation) -> Summary {
+        let (cfg, engine, prunable) = (&self.cfg, &self.engine, &self.prunable);
+        let last = self.history.last().expect("at least one epoch");
+        let params_total: usize = tensors.values().map(|(_, v)| v.len()).sum();
+        let params_nonzero: usize = tensors.values().map(|(_, v)| v.iter().filter(|x| **x != 0.0).count()).sum();
+        let prunable_total: usize = engine.masks().iter().map(|m| m.len()).sum();
+        let prunable_nonzero: usize = prunable.iter().map(|p| tensors[&p.name].1.iter().filter(|x| **x != 0.0).count()).sum();
+        Summary {
+            model: cfg.model.name.clone(),
+            dataset: cfg.dataset.clone(),
+            epochs: cfg.epochs,
+            seed: cfg.seed,
+            policy: cfg.policy.name.clone(),
+            policy_params: self.policy_params.clone(),
+            test_accuracy: test.accuracy,
+            test_loss: test.loss,
+            val_accuracy: last.val_accuracy,
+            best_val_accuracy: self.best_val,
+            params_total,
+            params_nonzero,
+            prunable_total,
+            prunable_nonzero,
+            sparsity: 1.0 - prunable_nonzero as f64 / prunable_total.max(1) as f64,
+            sparsity_per_layer: prunable
+                .iter()
+                .map(|p| {
+                    let v = &tensors[&p.name].1;
+                    (p.name.clone(), v.iter().filter(|x| **x == 0.0).count() as f64 / v.len().max(1) as f64)
+                })
+                .collect(),
+            compression_ratio: prunable_total as f64 / prunable_nonzero.max(1) as f64,
+            threshold_final: prunable.iter().zip(engine.thresholds()).map(|(p, t)| (p.name.clone(), *t)).collect(),
+            prune_events: engine.prune_events(),
+            rollbacks: engine.rollbacks(),
+            train_seconds: self.train_seconds,
+            seconds_per_epoch: self.train_seconds / cfg.epochs as f64,
+            prune_overhead: self.prune_seconds / self.train_seconds.max(1e-9),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            gemm_kernels: crate::platform::gemm_kernels().to_string(),
+        }
+    }
+
+    fn model(&self) -> &M {
+        self.model.as_ref().expect("the model is only taken inside update_model")
+    }
+
+    /// Replaces the model by `f(model)`, handing `f` the model by value: a module whose
+    /// tensors are not shared elsewhere is updated in place.
+    fn update_model(&mut self, f: impl FnOnce(M, &mut MaskedOptimizer, &PruningEngine) -> M) {
+        let model = self.model.take().expect("the model is only taken inside update_model");
+        self.model = Some(f(model, &mut self.optim, &self.engine));
+    }
+
+    /// Writes the engine's masks (and values) back into the module and the optimizer.
+    fn write_back(&mut self, values: &[Vec<f32>]) {
+        let prunable = std::mem::take(&mut self.prunable);
+        self.update_model(|model, optim, engine| write_back(model, &prunable, engine, optim, values));
+        self.prunable = prunable;
+    }
 }
 
 /// `chunk` cut into at most `replicas` contiguous shards whose sizes differ by at most one.

@@ -2,7 +2,7 @@
 //! something, pruning fc1 harder hurts more, and the files land in the run directory.
 
 use dtprune_train::config::{ExperimentConfig, PolicyConfig};
-use dtprune_train::sensitivity::sensitivity;
+use dtprune_train::run::sensitivity;
 use dtprune_train::trainer::Silent;
 use dtprune_train::TrainError;
 

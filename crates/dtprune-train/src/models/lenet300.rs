@@ -1,7 +1,11 @@
-use super::{ImageClassifier, InputInfo};
-use crate::graph::{linear, model_graph, Graph, Layer};
+use crate::graph::{linear, model_graph, param_dims, Graph, Layer};
+use crate::input::{ImageData, InputInfo};
+use crate::model::Model;
+use crate::model_params::ModelParams;
+use crate::task::Classification;
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
+use dtprune_prune::params::{ParamKind, ParamSpec, ParamValue};
 
 /// LeNet-300-100: two hidden fully connected layers of 300 and 100 ReLU units.
 #[derive(Module, Debug)]
@@ -12,17 +16,29 @@ pub struct Lenet300 {
     relu: Relu,
 }
 
-impl ImageClassifier for Lenet300 {
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "hidden1", kind: ParamKind::Int { min: 1, max: 16384 }, default: ParamValue::Int(300), help: "units of the first hidden layer" },
+    ParamSpec { name: "hidden2", kind: ParamKind::Int { min: 1, max: 16384 }, default: ParamValue::Int(100), help: "units of the second hidden layer" },
+];
+
+impl Model for Lenet300 {
+    type Input = ImageData;
+    type Task = Classification;
     /// Two shards: 0.78–0.88 s/epoch against 0.92–0.99 s unsplit and 1.20 s with three
     /// (`dtprune bench train --model lenet300 --epochs 3 --replicas 2,1`, `--replicas 1,2,3`).
     const REPLICAS: usize = 2;
 
-    fn init(info: InputInfo, device: &Device) -> Self {
+    fn params() -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn init(info: InputInfo, params: &ModelParams, device: &Device) -> Self {
         let inputs = info.channels * info.rows * info.cols;
+        let (h1, h2) = (params.int("hidden1") as usize, params.int("hidden2") as usize);
         Self {
-            fc1: LinearConfig::new(inputs, 300).init(device),
-            fc2: LinearConfig::new(300, 100).init(device),
-            fc3: LinearConfig::new(100, info.classes).init(device),
+            fc1: LinearConfig::new(inputs, h1).init(device),
+            fc2: LinearConfig::new(h1, h2).init(device),
+            fc3: LinearConfig::new(h2, info.classes).init(device),
             relu: Relu::new(),
         }
     }
@@ -36,16 +52,18 @@ impl ImageClassifier for Lenet300 {
 
     fn graph(&self, info: InputInfo) -> Graph {
         let inputs = info.channels * info.rows * info.cols;
+        // Burn stores Linear weights [in, out].
+        let (h1, h2) = (param_dims(&self.fc1.weight)[1], param_dims(&self.fc2.weight)[1]);
         model_graph(
             "lenet300",
             info,
             vec![
                 Layer::Flatten,
-                linear("fc1", inputs, 300),
+                linear("fc1", inputs, h1),
                 Layer::Relu,
-                linear("fc2", 300, 100),
+                linear("fc2", h1, h2),
                 Layer::Relu,
-                linear("fc3", 100, info.classes),
+                linear("fc3", h2, info.classes),
             ],
         )
     }

@@ -1,8 +1,12 @@
-use super::{ImageClassifier, InputInfo};
-use crate::graph::{conv2d, linear, maxpool2d, model_graph, Graph, Layer};
+use crate::graph::{conv2d, linear, maxpool2d, model_graph, param_dims, Graph, Layer};
+use crate::input::{ImageData, InputInfo};
 use crate::layers::{max_pool2d, GemmConv2d};
+use crate::model::Model;
+use crate::model_params::ModelParams;
+use crate::task::Classification;
 use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
+use dtprune_prune::params::{ParamKind, ParamSpec, ParamValue};
 
 /// LeNet-5 as in Caffe's MNIST example, the variant the pruning papers (Han et al. 2015,
 /// Dynamic Network Surgery) use: no activation after the convolutions.
@@ -24,13 +28,25 @@ fn feature_side(side: usize) -> usize {
     ((side - 4) / 2 - 4) / 2
 }
 
-impl ImageClassifier for Lenet5 {
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "conv1", kind: ParamKind::Int { min: 1, max: 1024 }, default: ParamValue::Int(20), help: "output channels of the first convolution" },
+    ParamSpec { name: "conv2", kind: ParamKind::Int { min: 1, max: 1024 }, default: ParamValue::Int(50), help: "output channels of the second convolution" },
+    ParamSpec { name: "fc", kind: ParamKind::Int { min: 1, max: 16384 }, default: ParamValue::Int(500), help: "units of the hidden fully connected layer" },
+];
+
+impl Model for Lenet5 {
+    type Input = ImageData;
+    type Task = Classification;
     /// Two shards: 9.8–10.6 s/epoch against 17.8–18.8 s unsplit and 11.3 s with three
     /// (`dtprune bench train --model lenet5 --replicas 2,1`, `--replicas 1,2,3`); most of its
     /// operations are small and run on one core each.
     const REPLICAS: usize = 2;
 
-    fn check_input(info: InputInfo) -> Result<(), String> {
+    fn params() -> &'static [ParamSpec] {
+        PARAMS
+    }
+
+    fn check_input(info: InputInfo, _params: &ModelParams) -> Result<(), String> {
         // Two valid 5x5 convolutions and two 2x2 poolings need at least 16 pixels a side.
         if info.rows < 16 || info.cols < 16 {
             return Err(format!("lenet5 needs images of at least 16x16 pixels; these are {}x{}", info.rows, info.cols));
@@ -38,13 +54,14 @@ impl ImageClassifier for Lenet5 {
         Ok(())
     }
 
-    fn init(info: InputInfo, device: &Device) -> Self {
-        let flat = 50 * feature_side(info.rows) * feature_side(info.cols);
+    fn init(info: InputInfo, params: &ModelParams, device: &Device) -> Self {
+        let [c1, c2, fc] = ["conv1", "conv2", "fc"].map(|k| params.int(k) as usize);
+        let flat = c2 * feature_side(info.rows) * feature_side(info.cols);
         Self {
-            conv1: GemmConv2d::new([info.channels, 20], [5, 5], device),
-            conv2: GemmConv2d::new([20, 50], [5, 5], device),
-            fc1: LinearConfig::new(flat, 500).init(device),
-            fc2: LinearConfig::new(500, info.classes).init(device),
+            conv1: GemmConv2d::new([info.channels, c1], [5, 5], device),
+            conv2: GemmConv2d::new([c1, c2], [5, 5], device),
+            fc1: LinearConfig::new(flat, fc).init(device),
+            fc2: LinearConfig::new(fc, info.classes).init(device),
             relu: Relu::new(),
         }
     }
@@ -61,19 +78,22 @@ impl ImageClassifier for Lenet5 {
     }
 
     fn graph(&self, info: InputInfo) -> Graph {
-        let flat = 50 * feature_side(info.rows) * feature_side(info.cols);
+        let (c1, c2) = (param_dims(&self.conv1.weight)[0], param_dims(&self.conv2.weight)[0]);
+        // Burn stores Linear weights [in, out].
+        let fc = param_dims(&self.fc1.weight)[1];
+        let flat = c2 * feature_side(info.rows) * feature_side(info.cols);
         model_graph(
             "lenet5",
             info,
             vec![
-                conv2d("conv1", info.channels, 20, 5),
+                conv2d("conv1", info.channels, c1, 5),
                 maxpool2d(2),
-                conv2d("conv2", 20, 50, 5),
+                conv2d("conv2", c1, c2, 5),
                 maxpool2d(2),
                 Layer::Flatten,
-                linear("fc1", flat, 500),
+                linear("fc1", flat, fc),
                 Layer::Relu,
-                linear("fc2", 500, info.classes),
+                linear("fc2", fc, info.classes),
             ],
         )
     }
@@ -127,7 +147,7 @@ mod bench {
     fn bench_lenet5() {
         let device = Device::flex().autodiff();
         let info = InputInfo { channels: 1, rows: 28, cols: 28, classes: 10 };
-        let ours = Lenet5::init(info, &device);
+        let ours = Lenet5::init(info, &crate::registry::default_params::<Lenet5>(), &device);
         let reference = Reference {
             conv1: Conv2dConfig::new([1, 20], [5, 5]).init(&device),
             conv2: Conv2dConfig::new([20, 50], [5, 5]).init(&device),
