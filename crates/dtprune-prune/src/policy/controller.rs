@@ -84,7 +84,7 @@ pub struct BudgetController {
 }
 
 /// Overall sparsity moves from `from` to `to` linearly over epoch `epoch`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 struct SparsityRamp {
     epoch: usize,
     from: f64,
@@ -198,7 +198,7 @@ impl ThresholdPolicy for BudgetController {
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::json!({ "max_rate": self.max_rate, "ramp": self.ramp.map(|r| [r.epoch as f64, r.from, r.to]) })
+        serde_json::json!({ "max_rate": self.max_rate, "ramp": self.ramp })
     }
 }
 
