@@ -113,9 +113,11 @@ impl ThresholdPolicy for Gmp {
 
     fn decide(&mut self, obs: &Observation) -> Option<Decision> {
         let end = self.end_step.unwrap_or(obs.total_steps() * 3 / 5).max(self.begin_step + 1);
-        let on_schedule = obs.step >= self.begin_step && (obs.step - self.begin_step) % self.frequency == 0;
-        // Prune at scheduled steps, and once more exactly at the end of the schedule.
-        if obs.epoch_end || !(on_schedule || obs.step == end) || obs.step > end {
+        // The trainer asks only at multiples of `frequency`, so an end step between two of them
+        // is never seen: the first epoch end past it brings the schedule to its final sparsity.
+        let overdue = obs.epoch_end && obs.step >= end && obs.sparsity() < self.final_;
+        let on_schedule = !obs.epoch_end && obs.step >= self.begin_step && (obs.step - self.begin_step) % self.frequency == 0 && obs.step <= end;
+        if !(on_schedule || overdue) {
             return None;
         }
         let s = self.sparsity_at(obs.step, end);
@@ -145,6 +147,29 @@ mod tests {
         // a quarter: 0.8 - 0.8 * 0.75^3 = 0.8 - 0.3375 = 0.4625
         assert!((g.sparsity_at(150, 300) - 0.4625).abs() < 1e-12);
         assert_eq!(g.sparsity_at(400, 300), 0.8);
+    }
+
+    #[test]
+    fn reaches_the_final_sparsity_at_the_epoch_end_past_an_unaligned_end_step() {
+        use crate::policy::testing::{obs, Fixture};
+        let values: Vec<f32> = (1..=100).map(|v| v as f32).collect();
+        let mut f = Fixture::new(vec![("a", vec![100], values)]);
+        // end step 250 is not a multiple of the frequency (100): never seen as a step event
+        let mut g = Gmp { initial: 0.0, final_: 0.8, begin_step: 0, end_step: Some(250), power: 3.0, frequency: 100, scope: Scope::Global };
+        let mut at_200 = obs(2, 0.9, 0.9, &[]);
+        at_200.epoch_end = false;
+        // 0.8 - 0.8 * (1 - 200/250)^3 = 0.7936 -> 79 of 100 pruned
+        let views = f.views();
+        let d = g.decide(&Observation { tensors: &views, ..at_200 }).unwrap();
+        assert_eq!(d.tensors[0].mask.pruned(), 79);
+        f.apply(&d);
+        // the epoch end at step 200, before the end step: nothing
+        assert!(g.decide(&obs(2, 0.9, 0.9, &f.views())).is_none());
+        // the first epoch end past it (step 300): s_f, 80 pruned
+        let d = g.decide(&obs(3, 0.9, 0.9, &f.views())).unwrap();
+        assert_eq!(d.tensors[0].mask.pruned(), 80);
+        f.apply(&d);
+        assert!(g.decide(&obs(4, 0.9, 0.9, &f.views())).is_none(), "at s_f: done");
     }
 
     #[test]

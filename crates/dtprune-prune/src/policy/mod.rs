@@ -8,6 +8,7 @@
 
 mod composite;
 mod constant;
+mod controller;
 mod distribution;
 mod gmp;
 mod none;
@@ -138,6 +139,7 @@ pub struct PolicyInfo {
 /// Every policy dtprune knows. `dtprune policies` prints this table.
 pub const REGISTRY: &[PolicyInfo] = &[
     performance::INFO,
+    controller::INFO,
     performance_seed::INFO,
     distribution::INFO,
     structure::INFO,

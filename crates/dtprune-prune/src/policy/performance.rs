@@ -150,7 +150,9 @@ impl ThresholdPolicy for Performance {
             return None;
         }
         let drop = obs.best_val_accuracy - obs.val_accuracy;
-        let (taus, reason) = match self.taus.take() {
+        // The τ reached so far: where the next move starts from, and where a ramp starts.
+        let previous = self.taus.take();
+        let (taus, reason) = match &previous {
             None => (self.init.compute(obs.tensors), format!("tau0 = {} * {}(|w|)", self.init.k, if self.init.use_std { "std" } else { "mean" })),
             Some(taus) if drop > self.budget => (
                 taus.iter().map(|t| t * (1.0 - self.lower) as f32).collect(),
@@ -163,7 +165,7 @@ impl ThresholdPolicy for Performance {
         };
         if self.frequency > 0 {
             // Decide now, prune gradually during the next epoch.
-            let from = self.taus.take().unwrap_or_else(|| vec![0.0; taus.len()]);
+            let from = previous.unwrap_or_else(|| vec![0.0; taus.len()]);
             self.ramp = Some(Ramp { epoch: obs.epoch + 1, from, to: taus.clone() });
             let taus_opt: Vec<Option<f32>> = taus.iter().map(|t| Some(*t)).collect();
             self.taus = Some(taus);
@@ -245,6 +247,36 @@ mod tests {
         let views = f.views();
         let later = Observation { epoch: 3, step: 250, tensors: &views, ..step };
         assert!(pol.decide(&later).is_none());
+    }
+
+    #[test]
+    fn each_ramp_starts_where_the_last_one_ended() {
+        // |w| = 1,2,3,4; raise = lower = 0.5. Decisions: tau0 = 2.5 (end of epoch 1), within
+        // budget 3.75 (end of epoch 2), over budget 1.875 (end of epoch 3). Each is reached over
+        // the following epoch, starting from the previous decision, never from 0.
+        let mut f = Fixture::new(vec![("a", vec![4], vec![1.0, 2.0, -3.0, 4.0])]);
+        let mut pol = policy(&[("frequency", toml::Value::Integer(50))]);
+        let mut step_obs = obs(1, f64::NAN, 0.9, &[]);
+        step_obs.epoch_end = false;
+        let tau_at = |pol: &mut Box<dyn ThresholdPolicy>, f: &mut Fixture, epoch: usize, step: usize| {
+            let views = f.views();
+            let d = pol.decide(&Observation { epoch, step, tensors: &views, ..step_obs }).unwrap();
+            let tau = d.tensors[0].threshold.unwrap();
+            f.apply(&d);
+            tau
+        };
+        assert_eq!(pol.decide(&obs(1, 0.90, 0.90, &f.views())).unwrap().tensors[0].threshold, Some(2.5));
+        // epoch 2 (steps 100..200) ramps 0 -> 2.5: a quarter of the way is 0.625
+        assert_eq!(tau_at(&mut pol, &mut f, 2, 125), 0.625);
+        assert_eq!(tau_at(&mut pol, &mut f, 2, 200), 2.5);
+        assert_eq!(pol.decide(&obs(2, 0.895, 0.90, &f.views())).unwrap().tensors[0].threshold, Some(3.75));
+        // epoch 3 (200..300) ramps 2.5 -> 3.75: halfway is 3.125, which also prunes |w| = 3
+        assert_eq!(tau_at(&mut pol, &mut f, 3, 250), 3.125);
+        assert_eq!(f.masks[0].to_f32(), vec![0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(pol.decide(&obs(3, 0.85, 0.90, &f.views())).unwrap().tensors[0].threshold, Some(1.875));
+        // epoch 4 (300..400) ramps 3.75 -> 1.875 (lowering τ never regrows): a quarter is 3.28125
+        assert_eq!(tau_at(&mut pol, &mut f, 4, 325), 3.28125);
+        assert_eq!(f.masks[0].to_f32(), vec![0.0, 0.0, 0.0, 1.0]);
     }
 
     #[test]
