@@ -8,7 +8,7 @@
 
 mod composite;
 mod constant;
-mod distribution;
+pub(crate) mod distribution;
 mod gmp;
 mod none;
 mod oneshot;
