@@ -30,40 +30,62 @@ impl FloatKind {
         }
     }
 
-    fn decode_one(self, b: &[u8]) -> f32 {
-        match self {
-            Self::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-            Self::F16 => f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32(),
-            Self::BF16 => bf16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32(),
-        }
-    }
-
     /// Appends the little-endian values of `bytes` to `out` as f32.
     pub fn decode(self, bytes: &[u8], out: &mut Vec<f32>) {
-        out.extend(bytes.chunks_exact(self.size()).map(|b| self.decode_one(b)));
+        match self {
+            Self::F32 => out.extend(bytes.chunks_exact(4).map(f32_of)),
+            Self::F16 => out.extend(bytes.chunks_exact(2).map(f16_of)),
+            Self::BF16 => out.extend(bytes.chunks_exact(2).map(bf16_of)),
+        }
     }
 
     /// Copies `bytes` to `out`, zeroing every value with |w| < `tau`; returns how many values
     /// of the result are zero.
     pub fn prune(self, bytes: &[u8], tau: f32, out: &mut Vec<u8>) -> usize {
-        let mut zeros = 0;
-        for b in bytes.chunks_exact(self.size()) {
-            let v = self.decode_one(b);
-            if v.abs() < tau {
-                out.extend(std::iter::repeat_n(0u8, b.len()));
-                zeros += 1;
-            } else {
-                out.extend_from_slice(b);
-                zeros += usize::from(v == 0.0);
-            }
+        match self {
+            Self::F32 => prune_with::<4>(bytes, tau, out, f32_of),
+            Self::F16 => prune_with::<2>(bytes, tau, out, f16_of),
+            Self::BF16 => prune_with::<2>(bytes, tau, out, bf16_of),
         }
-        zeros
     }
 
     /// How many values of `bytes` are zero (±0).
     pub fn zeros(self, bytes: &[u8]) -> usize {
-        bytes.chunks_exact(self.size()).filter(|b| self.decode_one(b) == 0.0).count()
+        let decode = match self {
+            Self::F32 => f32_of,
+            Self::F16 => f16_of,
+            Self::BF16 => bf16_of,
+        };
+        bytes.chunks_exact(self.size()).filter(|b| decode(b) == 0.0).count()
     }
+}
+
+fn f32_of(b: &[u8]) -> f32 {
+    f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn f16_of(b: &[u8]) -> f32 {
+    f16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32()
+}
+
+fn bf16_of(b: &[u8]) -> f32 {
+    bf16::from_bits(u16::from_le_bytes([b[0], b[1]])).to_f32()
+}
+
+/// One loop per dtype (`decode` inlined), so the per-value work is a compare and a copy.
+fn prune_with<const N: usize>(bytes: &[u8], tau: f32, out: &mut Vec<u8>, decode: fn(&[u8]) -> f32) -> usize {
+    let mut zeros = 0;
+    for b in bytes.chunks_exact(N) {
+        let v = decode(b);
+        if v.abs() < tau {
+            out.extend_from_slice(&[0u8; N]);
+            zeros += 1;
+        } else {
+            out.extend_from_slice(b);
+            zeros += usize::from(v == 0.0);
+        }
+    }
+    zeros
 }
 
 #[cfg(test)]
