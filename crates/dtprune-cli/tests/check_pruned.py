@@ -33,12 +33,12 @@ def load(path):
 
 
 def as_f32(t):
-    raw = bytes(t["data"])
-    if t["dtype"] == "float32":
+    raw, dtype = bytes(t["data"]), str(t["dtype"]).lower()
+    if dtype in ("f32", "float32"):
         return np.frombuffer(raw, "<f4")
-    if t["dtype"] == "float16":
+    if dtype in ("f16", "float16"):
         return np.frombuffer(raw, "<f2").astype(np.float32)
-    if t["dtype"] == "bfloat16":
+    if dtype in ("bf16", "bfloat16"):
         return (np.frombuffer(raw, "<u2").astype(np.uint32) << 16).view(np.float32)
     raise SystemExit(f"unexpected float dtype {t['dtype']}")
 

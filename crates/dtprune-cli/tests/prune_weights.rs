@@ -116,8 +116,9 @@ fn prunes_a_file_that_python_reads_back() {
     encoder(&input);
     let stdout = run_ok(&["prune-weights", s(&input), "-o", s(&output), "--sparsity", "0.6", "--report", s(&report)]);
     // the per-tensor table names every tensor; copied ones say so
-    assert!(stdout.contains("encoder.layer.0.output.dense.weight BF16"), "{stdout}");
-    assert!(stdout.lines().any(|l| l.starts_with("embeddings.position_ids") && l.contains("copied")), "{stdout}");
+    let line = |name: &str| stdout.lines().find(|l| l.split_whitespace().next() == Some(name)).unwrap_or_else(|| panic!("no {name} in\n{stdout}"));
+    assert!(line("encoder.layer.0.output.dense.weight").split_whitespace().collect::<Vec<_>>()[1..4] == ["BF16", "[16,", "64]"], "{stdout}");
+    assert!(line("embeddings.position_ids").contains("copied"), "{stdout}");
     assert!(stdout.contains("3 of 6 tensors pruned"), "{stdout}");
     assert_eq!(listing(dir.path()), ["in.safetensors", "out.safetensors", "report.json"]);
     if let Some(py) = python() {
