@@ -119,7 +119,14 @@ def main():
     train_idx, test_idx = train_test_split(idx, test_size=1000, random_state=0, stratify=labels)
 
     t = time.time()
-    dense = embed(model_dir(a.work, "dense", a.weights), texts)
+    # The dense embeddings are cached in the work folder (keyed by the weights' size and mtime).
+    st = a.weights.stat()
+    cache = a.work / f"dense-{st.st_size}-{int(st.st_mtime)}.npy"
+    if cache.exists():
+        dense = np.load(cache)
+    else:
+        dense = embed(model_dir(a.work, "dense", a.weights), texts)
+        np.save(cache, dense)
     dense_probe = probe(dense, labels, train_idx, test_idx)
     print(f"dense: probe accuracy {dense_probe * 100:.2f}% ({len(texts)} sentences, {time.time() - t:.0f} s)", flush=True)
 

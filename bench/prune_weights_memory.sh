@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Peak resident memory of `dtprune prune-weights` on a generated 1 GiB safetensors file, next to
-# the obvious Python way (safetensors.numpy.load_file + numpy quantile per tensor + save_file).
+# PyTorch's own pruning of the same file (with TORCH_PYTHON set).
 #
 # Usage: bench/prune_weights_memory.sh [WORK_DIR] [RUNS]
 #   WORK_DIR (default /tmp/dtprune-pw-bench) receives the generated file, outside the repo.
-#   Needs a Python with numpy and safetensors: $DTPRUNE_PYTHON, else python3.
+#   Needs a Python with numpy (the generator): $DTPRUNE_PYTHON, else python3; optional
+#   TORCH_PYTHON: a Python with torch and safetensors, for the comparison.
 # Prints one line per run: tool, policy, peak RSS (MB), wall seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,18 +69,24 @@ for i in $(seq "$runs"); do
 done
 "$py" -c "import json,sys; r=json.load(open(sys.argv[1])); print('last report: %d tensors pruned, sparsity %.4f' % (r['selected_tensors'], r['sparsity_after']))" "$work/report.json"
 
-# The usual Python route, for comparison: load everything, prune per tensor, save.
-cat > "$work/numpy_prune.py" <<'PY'
-import sys, numpy as np
-from safetensors.numpy import load_file, save_file
+# The usual Python route, for comparison: PyTorch's own pruning, torch.nn.utils.prune's
+# L1Unstructured (per tensor, 50%), on the checkpoint loaded whole with safetensors.torch, saved
+# with save_file. Needs torch: $TORCH_PYTHON (skipped when unset). numpy alone cannot: it has no
+# bfloat16.
+if [ -n "${TORCH_PYTHON:-}" ]; then
+  cat > "$work/torch_prune.py" <<'PY'
+import sys, torch
+from safetensors.torch import load_file, save_file
+from torch.nn.utils.prune import L1Unstructured
+torch.set_num_threads(2)
 t = load_file(sys.argv[1])
 for k, v in t.items():
-    if v.ndim >= 2 and v.dtype in (np.float32, np.float16):
-        a = np.abs(v.astype(np.float32)); tau = np.quantile(a, 0.5)
-        t[k] = np.where(a < tau, 0, v).astype(v.dtype)
+    if v.dim() >= 2 and v.is_floating_point():
+        t[k] = v * L1Unstructured(amount=0.5).compute_mask(v, torch.ones_like(v))
 save_file(t, sys.argv[2], metadata={"format": "pt"})
 PY
-for i in $(seq "$runs"); do
-  echo "numpy+safetensors 50%   $(peak "$py" "$work/numpy_prune.py" "$big" "$work/out-numpy.safetensors")"
-done
-rm -f "$work/out.safetensors" "$work/out-numpy.safetensors"
+  for i in $(seq "$runs"); do
+    echo "torch L1Unstructured 50% $(peak "$TORCH_PYTHON" "$work/torch_prune.py" "$big" "$work/out-torch.safetensors")"
+  done
+fi
+rm -f "$work/out.safetensors" "$work/out-torch.safetensors"
