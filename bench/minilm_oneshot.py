@@ -111,6 +111,7 @@ def main():
     ap.add_argument("--weights", required=True, type=Path)
     ap.add_argument("--work", default="/tmp/minilm-bench", type=Path)
     ap.add_argument("--levels", default="0.3,0.5,0.7,0.9")
+    ap.add_argument("--variants", default="tensor,distribution,global", help="which of: tensor, distribution, global (in this order)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     a.work.mkdir(parents=True, exist_ok=True)
@@ -132,12 +133,17 @@ def main():
 
     rows = []
     for level in [float(x) for x in a.levels.split(",")]:
-        variants = [
-            ("oneshot (per tensor)", "oneshot", {"sparsity": level, "scope": "tensor"}),
-            ("oneshot (global)", "oneshot", {"sparsity": level, "scope": "global"}),
-        ]
-        c = calibrate_distribution(a.dtprune, a.weights, a.work, level)
-        variants.append((f"distribution (c = {c:+.3f})", "distribution", {"c": c, "target_sparsity": 0}))
+        variants = []
+        for v in a.variants.split(","):
+            if v == "tensor":
+                variants.append(("oneshot (per tensor)", "oneshot", {"sparsity": level, "scope": "tensor"}))
+            elif v == "global":
+                variants.append(("oneshot (global)", "oneshot", {"sparsity": level, "scope": "global"}))
+            elif v == "distribution":
+                c = calibrate_distribution(a.dtprune, a.weights, a.work, level)
+                variants.append((f"distribution (c = {c:+.3f})", "distribution", {"c": c, "target_sparsity": 0}))
+            else:
+                raise SystemExit(f"unknown variant {v}")
         for label, policy, params in variants:
             out = a.work / "pruned.safetensors"
             r = prune(a.dtprune, a.weights, out, a.work / "report.json", policy, params)
