@@ -2,6 +2,7 @@
 
 mod models;
 mod progress;
+mod prune_weights;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -72,6 +73,9 @@ enum Command {
         #[arg(long, default_value_t = 0.005, allow_negative_numbers = true)]
         budget: f64,
     },
+    /// Prune any safetensors checkpoint after training: per-tensor thresholds from the weights,
+    /// dtypes kept, unselected tensors copied bit for bit (streamed; memory does not grow with the file).
+    PruneWeights(prune_weights::PruneWeightsArgs),
     /// One self-contained HTML report for one or more runs.
     Report {
         #[arg(required = true)]
@@ -290,6 +294,7 @@ fn run(cli: Cli) -> Result<()> {
             print_sensitivity(&report);
             Ok(())
         }
+        Command::PruneWeights(args) => prune_weights::run(args),
         Command::Report { runs, out } => {
             dtprune_report::render_report(&runs, &out)?;
             println!("wrote {}", out.display());

@@ -1,18 +1,18 @@
-//! Atomic file output: write to a temporary file in the same directory, fsync, then rename, so
-//! a reader — or a crash, or a full disk — never leaves a half-written file under the final
-//! name. One implementation for every dtprune crate; each maps the `io::Error` into its own
+//! Atomic file output ([`write_atomic`] for bytes in memory, [`AtomicFile`] for a stream):
+//! write to a temporary file in the same directory, fsync, then rename, so a reader — or a
+//! crash, or a full disk — never leaves a half-written file under the final name. One implementation for every dtprune crate; each maps the `io::Error` into its own
 //! error type, naming the path.
+
+mod atomic_file;
+
+pub use atomic_file::AtomicFile;
 
 use std::io::{self, Write};
 use std::path::Path;
 
 /// Writes `bytes` to `path` atomically. The parent directory must exist.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a file path", path.display())))?;
-    let tmp = dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id()));
+    let tmp = atomic_file::temporary_for(path)?;
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;

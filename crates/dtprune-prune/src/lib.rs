@@ -5,17 +5,21 @@
 //! - [`stats`]: the weight statistics the monitor records and policies read;
 //! - [`policy`]: threshold policies behind one trait ([`ThresholdPolicy`]), one file each, with
 //!   validated parameters ([`params`]);
-//! - [`engine`]: applies a policy's masks, guards layers, logs events and rolls back.
+//! - [`engine`]: applies a policy's masks, guards layers, logs events and rolls back;
+//! - [`checkpoint`]: the weight policies applied once to a finished checkpoint, from streaming
+//!   statistics ([`stream_stats`]) so that tensors need not fit in memory.
 //!
 //! The framework integration (walking a Burn module's parameters, masking gradients and
 //! optimizer state) lives in `dtprune-train`.
 
+pub mod checkpoint;
 pub mod engine;
 pub mod error;
 pub mod mask;
 pub mod params;
 pub mod policy;
 pub mod stats;
+pub mod stream_stats;
 
 pub use engine::{EventKind, Outcome, PrunableSpec, PruneEvent, PruningEngine, RollbackConfig, RunMetrics};
 pub use error::PruneError;

@@ -81,7 +81,7 @@ pub fn pooled_abs_mean_std<'a>(tensors: impl IntoIterator<Item = (&'a [f32], &'a
 /// k = round(fraction * n)); the threshold that prunes that fraction. 0 when nothing is pruned.
 pub fn magnitude_quantile(mut magnitudes: Vec<f32>, fraction: f64) -> f32 {
     let n = magnitudes.len();
-    let k = ((fraction.clamp(0.0, 1.0)) * n as f64).round() as usize;
+    let k = crate::stream_stats::pruned_count(n, fraction);
     if k == 0 || n == 0 {
         return 0.0;
     }

@@ -78,8 +78,13 @@ impl DistributionPolicy {
         } else {
             abs_mean_std_kept(t)
         };
-        (mean + self.c * std).max(0.0) as f32
+        distribution_tau(mean, std, self.c)
     }
+}
+
+/// τ = mean|w| + c·std|w|, never negative.
+pub(crate) fn distribution_tau(mean: f64, std: f64, c: f64) -> f32 {
+    (mean + c * std).max(0.0) as f32
 }
 
 impl ThresholdPolicy for DistributionPolicy {

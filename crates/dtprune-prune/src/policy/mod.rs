@@ -9,7 +9,7 @@
 mod composite;
 mod constant;
 mod controller;
-mod distribution;
+pub(crate) mod distribution;
 mod gmp;
 mod none;
 mod oneshot;
