@@ -9,6 +9,13 @@ pub mod idx;
 pub mod mnist;
 pub mod set;
 
+// Speech, text and table data (issue 11): host data a model batch is built from.
+pub mod load_error;
+pub mod options;
+pub mod speech;
+pub mod split;
+pub mod text;
+
 pub use error::{DataError, FormatProblem, Result};
 pub use idx::{read_idx_images, read_idx_labels, IdxImages};
 pub use mnist::{
