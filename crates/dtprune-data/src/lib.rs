@@ -14,6 +14,7 @@ pub mod load_error;
 pub mod options;
 pub mod speech;
 pub mod split;
+pub mod table;
 pub mod text;
 
 pub use error::{DataError, FormatProblem, Result};
