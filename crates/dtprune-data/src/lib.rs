@@ -10,6 +10,7 @@ pub mod mnist;
 pub mod set;
 
 // Speech, text and table data (issue 11): host data a model batch is built from.
+pub mod catalog;
 pub mod load_error;
 pub mod options;
 pub mod speech;

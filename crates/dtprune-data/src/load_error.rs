@@ -16,11 +16,17 @@ pub struct Location {
 
 impl Location {
     pub fn file(path: &Path) -> Self {
-        Self { path: path.to_path_buf(), line: None }
+        Self {
+            path: path.to_path_buf(),
+            line: None,
+        }
     }
 
     pub fn line(path: &Path, line: usize) -> Self {
-        Self { path: path.to_path_buf(), line: Some(line) }
+        Self {
+            path: path.to_path_buf(),
+            line: Some(line),
+        }
     }
 }
 
@@ -58,6 +64,9 @@ pub enum LoadError {
     #[error("{what} not found: {}", path.display())]
     Missing { what: String, path: PathBuf },
 
+    #[error("unknown data set `{name}` (known: {known})")]
+    UnknownDataset { name: String, known: String },
+
     /// The tokenizer could not be built or trained (its own message).
     #[error("tokenizer: {message}")]
     Tokenizer { message: String },
@@ -70,7 +79,10 @@ pub type LoadResult<T> = std::result::Result<T, LoadError>;
 
 impl LoadError {
     pub fn bad(at: Location, problem: impl Into<String>) -> Self {
-        LoadError::Bad { at, problem: problem.into() }
+        LoadError::Bad {
+            at,
+            problem: problem.into(),
+        }
     }
 
     pub fn bad_file(path: &Path, problem: impl Into<String>) -> Self {
@@ -82,7 +94,10 @@ impl LoadError {
     }
 
     pub fn io(path: &Path) -> impl FnOnce(io::Error) -> Self + '_ {
-        move |source| LoadError::Io { path: path.to_path_buf(), source }
+        move |source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 

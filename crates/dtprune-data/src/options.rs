@@ -13,9 +13,16 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum OptionKind {
     /// An integer in `[min, max]`.
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// A finite real number in `[min, max]` (`(min, max]` when `open_min`).
-    Float { min: f64, max: f64, open_min: bool },
+    Float {
+        min: f64,
+        max: f64,
+        open_min: bool,
+    },
     /// One of a fixed set of words.
     Choice(&'static [&'static str]),
     Bool,
@@ -50,11 +57,27 @@ pub enum OptionValue {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum OptionError {
     #[error("data set `{dataset}`: unknown option `{key}` (valid: {valid})")]
-    Unknown { dataset: String, key: String, valid: String },
+    Unknown {
+        dataset: String,
+        key: String,
+        valid: String,
+    },
     #[error("data set `{dataset}`: option `{key}` = {value} is not {expected}")]
-    WrongType { dataset: String, key: String, value: String, expected: String },
-    #[error("data set `{dataset}`: option `{key}` = {value} is out of range; valid range is {range}")]
-    OutOfRange { dataset: String, key: String, value: String, range: String },
+    WrongType {
+        dataset: String,
+        key: String,
+        value: String,
+        expected: String,
+    },
+    #[error(
+        "data set `{dataset}`: option `{key}` = {value} is out of range; valid range is {range}"
+    )]
+    OutOfRange {
+        dataset: String,
+        key: String,
+        value: String,
+        range: String,
+    },
     /// A combination of values that is invalid although each is in range.
     #[error("data set `{dataset}`: {message}")]
     Invalid { dataset: String, message: String },
@@ -94,26 +117,34 @@ impl DataOptions {
     ) -> Result<Self, OptionError> {
         let mut values = BTreeMap::new();
         for (key, raw) in given {
-            let spec = specs.iter().find(|s| s.name == key).ok_or_else(|| OptionError::Unknown {
-                dataset: dataset.into(),
-                key: key.clone(),
-                valid: if specs.is_empty() {
-                    "none".into()
-                } else {
-                    specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
-                },
-            })?;
+            let spec =
+                specs
+                    .iter()
+                    .find(|s| s.name == key)
+                    .ok_or_else(|| OptionError::Unknown {
+                        dataset: dataset.into(),
+                        key: key.clone(),
+                        valid: if specs.is_empty() {
+                            "none".into()
+                        } else {
+                            specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
+                        },
+                    })?;
             values.insert(spec.name, check(dataset, spec, raw)?);
         }
         for spec in specs {
             if !values.contains_key(spec.name) {
                 let default = default_value(spec);
-                let value = check(dataset, spec, &default)
-                    .unwrap_or_else(|e| panic!("declared default of `{}` is invalid: {e}", spec.name));
+                let value = check(dataset, spec, &default).unwrap_or_else(|e| {
+                    panic!("declared default of `{}` is invalid: {e}", spec.name)
+                });
                 values.insert(spec.name, value);
             }
         }
-        Ok(Self { dataset: dataset.into(), values })
+        Ok(Self {
+            dataset: dataset.into(),
+            values,
+        })
     }
 
     pub fn dataset(&self) -> &str {
@@ -121,9 +152,12 @@ impl DataOptions {
     }
 
     fn get(&self, name: &str) -> &OptionValue {
-        self.values
-            .get(name)
-            .unwrap_or_else(|| panic!("option `{name}` is not declared for data set `{}`", self.dataset))
+        self.values.get(name).unwrap_or_else(|| {
+            panic!(
+                "option `{name}` is not declared for data set `{}`",
+                self.dataset
+            )
+        })
     }
 
     /// Panics (a programming error) if `name` is not a declared integer option.
@@ -178,7 +212,10 @@ impl DataOptions {
 
     /// An error about a combination of values (each value is in range already).
     pub fn invalid(&self, message: impl Into<String>) -> OptionError {
-        OptionError::Invalid { dataset: self.dataset.clone(), message: message.into() }
+        OptionError::Invalid {
+            dataset: self.dataset.clone(),
+            message: message.into(),
+        }
     }
 
     /// The resolved values, for the run's record (`config.toml`, `summary.json`).
@@ -234,7 +271,9 @@ fn check(dataset: &str, spec: &OptionSpec, raw: &toml::Value) -> Result<OptionVa
     };
     match spec.kind {
         OptionKind::Int { min, max } => {
-            let toml::Value::Integer(v) = raw else { return Err(wrong("an integer")) };
+            let toml::Value::Integer(v) = raw else {
+                return Err(wrong("an integer"));
+            };
             if *v < min || *v > max {
                 return Err(out_of_range());
             }
@@ -253,8 +292,14 @@ fn check(dataset: &str, spec: &OptionSpec, raw: &toml::Value) -> Result<OptionVa
             Ok(OptionValue::Float(v))
         }
         OptionKind::Choice(words) => {
-            let toml::Value::String(s) = raw else { return Err(wrong("a word")) };
-            words.iter().find(|w| **w == s).map(|w| OptionValue::Word((*w).into())).ok_or_else(out_of_range)
+            let toml::Value::String(s) = raw else {
+                return Err(wrong("a word"));
+            };
+            words
+                .iter()
+                .find(|w| **w == s)
+                .map(|w| OptionValue::Word((*w).into()))
+                .ok_or_else(out_of_range)
         }
         OptionKind::Bool => match raw {
             toml::Value::Boolean(b) => Ok(OptionValue::Bool(*b)),
@@ -282,7 +327,11 @@ fn check(dataset: &str, spec: &OptionSpec, raw: &toml::Value) -> Result<OptionVa
                 _ => return Err(wrong("a list of names")),
             };
             let names: Vec<String> = names.into_iter().filter(|n| !n.is_empty()).collect();
-            if let Some(dup) = names.iter().enumerate().find(|(i, n)| names[..*i].contains(n)) {
+            if let Some(dup) = names
+                .iter()
+                .enumerate()
+                .find(|(i, n)| names[..*i].contains(n))
+            {
                 return Err(OptionError::Invalid {
                     dataset: dataset.into(),
                     message: format!("option `{}` names `{}` twice", spec.name, dup.1),
@@ -327,20 +376,48 @@ mod tests {
     use super::*;
 
     const SPECS: &[OptionSpec] = &[
-        OptionSpec { name: "n_mels", kind: OptionKind::Int { min: 1, max: 256 }, default: "40", help: "" },
+        OptionSpec {
+            name: "n_mels",
+            kind: OptionKind::Int { min: 1, max: 256 },
+            default: "40",
+            help: "",
+        },
         OptionSpec {
             name: "frac",
-            kind: OptionKind::Float { min: 0.0, max: 1.0, open_min: true },
+            kind: OptionKind::Float {
+                min: 0.0,
+                max: 1.0,
+                open_min: true,
+            },
             default: "0.2",
             help: "",
         },
-        OptionSpec { name: "pad", kind: OptionKind::Choice(&["silence", "zero"]), default: "silence", help: "" },
-        OptionSpec { name: "label", kind: OptionKind::Text, default: "", help: "" },
-        OptionSpec { name: "categorical", kind: OptionKind::List, default: "", help: "" },
+        OptionSpec {
+            name: "pad",
+            kind: OptionKind::Choice(&["silence", "zero"]),
+            default: "silence",
+            help: "",
+        },
+        OptionSpec {
+            name: "label",
+            kind: OptionKind::Text,
+            default: "",
+            help: "",
+        },
+        OptionSpec {
+            name: "categorical",
+            kind: OptionKind::List,
+            default: "",
+            help: "",
+        },
     ];
 
     fn resolve(args: &[&str]) -> Result<DataOptions, OptionError> {
-        DataOptions::resolve("x", SPECS, &options_from_args(args.iter().copied()).unwrap())
+        DataOptions::resolve(
+            "x",
+            SPECS,
+            &options_from_args(args.iter().copied()).unwrap(),
+        )
     }
 
     #[test]
@@ -355,7 +432,13 @@ mod tests {
 
     #[test]
     fn given_values_are_parsed() {
-        let o = resolve(&["n_mels=64", "frac=1", "label=income", "categorical=workclass, education"]).unwrap();
+        let o = resolve(&[
+            "n_mels=64",
+            "frac=1",
+            "label=income",
+            "categorical=workclass, education",
+        ])
+        .unwrap();
         assert_eq!(o.int("n_mels"), 64);
         assert_eq!(o.float("frac"), 1.0);
         assert_eq!(o.text("label"), Some("income"));
@@ -365,7 +448,10 @@ mod tests {
     #[test]
     fn errors_state_the_range_or_the_valid_keys() {
         let e = resolve(&["n_mels=0"]).unwrap_err();
-        assert_eq!(e.to_string(), "data set `x`: option `n_mels` = 0 is out of range; valid range is [1, 256] (integer)");
+        assert_eq!(
+            e.to_string(),
+            "data set `x`: option `n_mels` = 0 is out of range; valid range is [1, 256] (integer)"
+        );
         let e = resolve(&["frac=0"]).unwrap_err();
         assert!(e.to_string().contains("valid range is (0, 1]"), "{e}");
         let e = resolve(&["pad=reflect"]).unwrap_err();
@@ -373,7 +459,11 @@ mod tests {
         let e = resolve(&["n_mels=4.5"]).unwrap_err();
         assert!(e.to_string().contains("is not an integer"), "{e}");
         let e = resolve(&["hop=3"]).unwrap_err();
-        assert!(e.to_string().contains("unknown option `hop` (valid: n_mels, frac, pad, label, categorical)"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("unknown option `hop` (valid: n_mels, frac, pad, label, categorical)"),
+            "{e}"
+        );
         let e = resolve(&["categorical=a,b,a"]).unwrap_err();
         assert!(e.to_string().contains("names `a` twice"), "{e}");
         assert!(options_from_args(["novalue"]).is_err());

@@ -20,7 +20,12 @@ pub struct SplitRecord {
 }
 
 /// Splits items with labels `labels` (each `< num_classes`).
-pub fn stratified_split(labels: &[u32], num_classes: usize, test_fraction: f64, seed: u64) -> SplitRecord {
+pub fn stratified_split(
+    labels: &[u32],
+    num_classes: usize,
+    test_fraction: f64,
+    seed: u64,
+) -> SplitRecord {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut train = Vec::new();
     let mut test = Vec::new();
@@ -33,7 +38,12 @@ pub fn stratified_split(labels: &[u32], num_classes: usize, test_fraction: f64, 
     }
     train.sort_unstable();
     test.sort_unstable();
-    SplitRecord { seed, test_fraction, train, test }
+    SplitRecord {
+        seed,
+        test_fraction,
+        train,
+        test,
+    }
 }
 
 #[cfg(test)]
@@ -55,7 +65,13 @@ mod tests {
     #[test]
     fn seeded() {
         let labels: Vec<u32> = (0..200).map(|i| (i % 3) as u32).collect();
-        assert_eq!(stratified_split(&labels, 3, 0.25, 1), stratified_split(&labels, 3, 0.25, 1));
-        assert_ne!(stratified_split(&labels, 3, 0.25, 1).test, stratified_split(&labels, 3, 0.25, 2).test);
+        assert_eq!(
+            stratified_split(&labels, 3, 0.25, 1),
+            stratified_split(&labels, 3, 0.25, 1)
+        );
+        assert_ne!(
+            stratified_split(&labels, 3, 0.25, 1).test,
+            stratified_split(&labels, 3, 0.25, 2).test
+        );
     }
 }

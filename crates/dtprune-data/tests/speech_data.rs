@@ -18,7 +18,10 @@ fn shared_fsdd() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIPPED: {} is absent (the shared data sets are not beside the repository)", dir.display());
+        eprintln!(
+            "SKIPPED: {} is absent (the shared data sets are not beside the repository)",
+            dir.display()
+        );
         None
     }
 }
@@ -35,15 +38,24 @@ fn fixture_recordings_follow_the_official_split() {
     assert_eq!(s.train.len(), 5);
     assert_eq!(s.test.labels(), [0, 1, 3, 5]);
     assert_eq!(s.train.labels(), [0, 1, 3, 7, 9]);
-    assert_eq!(s.class_names, (0..10).map(|d| d.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        s.class_names,
+        (0..10).map(|d| d.to_string()).collect::<Vec<_>>()
+    );
     assert_eq!((s.train.frames(), s.train.n_mels()), (100, 40));
     assert!(s.test.sources()[0].ends_with("0_george_0.wav"));
     // 0_george_0.wav holds 2384 samples: 1 + ceil((2398 − 256)/80) = 28 frames, padded to 100.
     assert_eq!(s.test.lengths()[0], 28);
     let item = s.test.item(0);
-    assert!(item[..28 * 40].iter().all(|v| v.is_finite() && *v >= s.pad_value));
+    assert!(item[..28 * 40]
+        .iter()
+        .all(|v| v.is_finite() && *v >= s.pad_value));
     let above = item[..28 * 40].iter().filter(|&&v| v > s.pad_value).count();
-    assert!(above > 28 * 40 * 9 / 10, "speech, not silence: {above} of {} values above the floor", 28 * 40);
+    assert!(
+        above > 28 * 40 * 9 / 10,
+        "speech, not silence: {above} of {} values above the floor",
+        28 * 40
+    );
     assert!(item[28 * 40..].iter().all(|&v| v == s.pad_value));
 }
 
@@ -51,9 +63,15 @@ fn fixture_recordings_follow_the_official_split() {
 fn features_are_cached_by_content_and_options() {
     let cache = tempfile::tempdir().unwrap();
     let first = load_fsdd(&fixtures(), &opts(&["n_mels=20"]), Some(cache.path())).unwrap();
-    let files: Vec<_> = std::fs::read_dir(cache.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    let files: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(load_fsdd(&fixtures(), &opts(&["n_mels=20"]), Some(cache.path())).unwrap(), first);
+    assert_eq!(
+        load_fsdd(&fixtures(), &opts(&["n_mels=20"]), Some(cache.path())).unwrap(),
+        first
+    );
     // Overwrite the cached features with zeros: a hit returns them, which shows it was read.
     let bytes = std::fs::read(&files[0]).unwrap();
     let feature_bytes = (first.train.features().len() + first.test.features().len()) * 4;
@@ -72,7 +90,11 @@ fn features_are_cached_by_content_and_options() {
 fn rewrite(src: &Path, dst: &Path, channels: u16, rate: u32) {
     let mut r = hound::WavReader::open(src).unwrap();
     let samples: Vec<i16> = r.samples::<i16>().map(|s| s.unwrap()).collect();
-    let spec = hound::WavSpec { channels, sample_rate: rate, ..r.spec() };
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: rate,
+        ..r.spec()
+    };
     let mut w = hound::WavWriter::create(dst, spec).unwrap();
     for s in samples {
         for _ in 0..channels {
@@ -91,18 +113,32 @@ fn load_with_bad_file(make_bad: impl Fn(&Path, &Path)) -> String {
         let p = e.unwrap().path();
         std::fs::copy(&p, rec.join(p.file_name().unwrap())).unwrap();
     }
-    make_bad(&fixtures().join("recordings/3_jackson_7.wav"), &rec.join("3_jackson_7.wav"));
-    let e = load_fsdd(dir.path(), &opts(&[]), None).unwrap_err().to_string();
-    assert!(e.contains("3_jackson_7.wav"), "error must name the file: {e}");
+    make_bad(
+        &fixtures().join("recordings/3_jackson_7.wav"),
+        &rec.join("3_jackson_7.wav"),
+    );
+    let e = load_fsdd(dir.path(), &opts(&[]), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("3_jackson_7.wav"),
+        "error must name the file: {e}"
+    );
     e
 }
 
 #[test]
 fn malformed_recordings_are_named_errors() {
     let e = load_with_bad_file(|src, dst| rewrite(src, dst, 2, 8000));
-    assert!(e.ends_with("3_jackson_7.wav: has 2 channels; only mono recordings are supported"), "{e}");
+    assert!(
+        e.ends_with("3_jackson_7.wav: has 2 channels; only mono recordings are supported"),
+        "{e}"
+    );
     let e = load_with_bad_file(|src, dst| rewrite(src, dst, 1, 16000));
-    assert!(e.contains("sample rate is 16000 Hz, expected 8000 Hz"), "{e}");
+    assert!(
+        e.contains("sample rate is 16000 Hz, expected 8000 Hz"),
+        "{e}"
+    );
     let e = load_with_bad_file(|src, dst| {
         let bytes = std::fs::read(src).unwrap();
         std::fs::write(dst, &bytes[..bytes.len() / 2]).unwrap();
@@ -115,7 +151,11 @@ fn malformed_recordings_are_named_errors() {
 #[test]
 fn bad_options_are_errors_before_reading() {
     let e = load_fsdd(&fixtures(), &opts(&["n_mels=0"]), None).unwrap_err();
-    assert!(e.to_string().contains("`n_mels` = 0 is out of range; valid range is [1, 256]"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("`n_mels` = 0 is out of range; valid range is [1, 256]"),
+        "{e}"
+    );
     let e = load_fsdd(&fixtures(), &opts(&["hopp=80"]), None).unwrap_err();
     assert!(e.to_string().contains("unknown option `hopp`"), "{e}");
     let e = load_fsdd(Path::new("/nonexistent/fsdd"), &opts(&[]), None).unwrap_err();
@@ -125,13 +165,25 @@ fn bad_options_are_errors_before_reading() {
 #[test]
 fn audio_folder_classes_are_sorted_folder_names() {
     let dir = tempfile::tempdir().unwrap();
-    for (class, files) in [("yes", ["0_george_0", "0_george_5", "1_nicolas_4"]), ("no", ["3_jackson_1", "3_jackson_7", "9_theo_30"])] {
+    for (class, files) in [
+        ("yes", ["0_george_0", "0_george_5", "1_nicolas_4"]),
+        ("no", ["3_jackson_1", "3_jackson_7", "9_theo_30"]),
+    ] {
         std::fs::create_dir(dir.path().join(class)).unwrap();
         for f in files {
-            std::fs::copy(fixtures().join(format!("recordings/{f}.wav")), dir.path().join(format!("{class}/{f}.wav"))).unwrap();
+            std::fs::copy(
+                fixtures().join(format!("recordings/{f}.wav")),
+                dir.path().join(format!("{class}/{f}.wav")),
+            )
+            .unwrap();
         }
     }
-    let s = load_audio_folder(dir.path(), &opts(&["test_fraction=0.34", "frames=50"]), None).unwrap();
+    let s = load_audio_folder(
+        dir.path(),
+        &opts(&["test_fraction=0.34", "frames=50"]),
+        None,
+    )
+    .unwrap();
     assert_eq!(s.class_names, ["no", "yes"]);
     // round(3 · 0.34) = 1 test item per class.
     assert_eq!((s.train.len(), s.test.len()), (4, 2));
@@ -141,34 +193,59 @@ fn audio_folder_classes_are_sorted_folder_names() {
     assert_eq!(s.train.frames(), 50);
     // An empty class folder is an error naming it.
     std::fs::create_dir(dir.path().join("maybe")).unwrap();
-    let e = load_audio_folder(dir.path(), &opts(&[]), None).unwrap_err().to_string();
+    let e = load_audio_folder(dir.path(), &opts(&[]), None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("maybe") && e.contains("no .wav files"), "{e}");
 }
 
 #[test]
 fn audio_folder_with_train_and_test_trees() {
     let dir = tempfile::tempdir().unwrap();
-    for (split, class, f) in [("train", "a", "0_george_5"), ("train", "b", "3_jackson_7"), ("test", "b", "3_jackson_1")] {
+    for (split, class, f) in [
+        ("train", "a", "0_george_5"),
+        ("train", "b", "3_jackson_7"),
+        ("test", "b", "3_jackson_1"),
+    ] {
         let d = dir.path().join(split).join(class);
         std::fs::create_dir_all(&d).unwrap();
-        std::fs::copy(fixtures().join(format!("recordings/{f}.wav")), d.join(format!("{f}.wav"))).unwrap();
+        std::fs::copy(
+            fixtures().join(format!("recordings/{f}.wav")),
+            d.join(format!("{f}.wav")),
+        )
+        .unwrap();
     }
     let s = load_audio_folder(dir.path(), &opts(&[]), None).unwrap();
-    assert_eq!((s.class_names.len(), s.train.labels(), s.test.labels()), (2, &[0, 1][..], &[1][..]));
+    assert_eq!(
+        (s.class_names.len(), s.train.labels(), s.test.labels()),
+        (2, &[0, 1][..], &[1][..])
+    );
     std::fs::create_dir_all(dir.path().join("test/c")).unwrap();
-    std::fs::copy(fixtures().join("recordings/9_theo_30.wav"), dir.path().join("test/c/x.wav")).unwrap();
-    let e = load_audio_folder(dir.path(), &opts(&[]), None).unwrap_err().to_string();
+    std::fs::copy(
+        fixtures().join("recordings/9_theo_30.wav"),
+        dir.path().join("test/c/x.wav"),
+    )
+    .unwrap();
+    let e = load_audio_folder(dir.path(), &opts(&[]), None)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("class `c` has no folder in"), "{e}");
 }
 
 fn numpy_python() -> Option<String> {
     let py = std::env::var("DTPRUNE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&py).args(["-c", "import numpy"]).output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new(&py)
+        .args(["-c", "import numpy"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     if ok {
         return Some(py);
     }
     if std::env::var_os("CI").is_some() {
-        panic!("CI is set but `{py} -c \"import numpy\"` fails: install numpy or set DTPRUNE_PYTHON");
+        panic!(
+            "CI is set but `{py} -c \"import numpy\"` fails: install numpy or set DTPRUNE_PYTHON"
+        );
     }
     eprintln!("SKIPPED numpy log-mel check: `{py}` lacks numpy (set DTPRUNE_PYTHON)");
     None
@@ -179,10 +256,25 @@ fn log_mel_matches_numpy_on_a_real_recording() {
     let Some(py) = numpy_python() else { return };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/logmel_numpy.py");
     // Two settings: the defaults, and an n_fft larger than the window with a band limit.
-    for args in [&[][..], &["n_fft=512", "n_mels=64", "f_min=100", "f_max=3800", "hop=64", "frames=1000"][..]] {
+    for args in [
+        &[][..],
+        &[
+            "n_fft=512",
+            "n_mels=64",
+            "f_min=100",
+            "f_max=3800",
+            "hop=64",
+            "frames=1000",
+        ][..],
+    ] {
         let o = SpeechOptions::resolve("fsdd", &opts(args), false).unwrap();
         let s = load_fsdd(&fixtures(), &opts(&[args, &["frames=1000"]].concat()), None).unwrap();
-        let i = s.train.sources().iter().position(|p| p.ends_with("9_theo_30.wav")).unwrap();
+        let i = s
+            .train
+            .sources()
+            .iter()
+            .position(|p| p.ends_with("9_theo_30.wav"))
+            .unwrap();
         let file = fixtures().join("recordings/9_theo_30.wav");
         let m = o.mel;
         let out = Command::new(&py)
@@ -192,7 +284,11 @@ fn log_mel_matches_numpy_on_a_real_recording() {
             .args([m.f_min, m.f_max, m.log_floor].map(|v| v.to_string()))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let want: Vec<Vec<f64>> = serde_json::from_slice(&out.stdout).unwrap();
         let len = s.train.lengths()[i] as usize;
         assert_eq!(len, want.len(), "frame count");
@@ -224,4 +320,3 @@ fn full_fsdd_counts() {
     // The second load reads the cache and gives the same data.
     assert_eq!(load_fsdd(&dir, &opts(&[]), Some(cache.path())).unwrap(), s);
 }
-

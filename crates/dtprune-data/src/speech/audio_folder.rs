@@ -62,13 +62,21 @@ pub fn load_audio_folder(
     for (p, _, _) in &files {
         fingerprint += &file_fingerprint(p)?;
     }
-    let cache = cache_dir.map(|dir| CacheSpec { dir, sources: fingerprint });
+    let cache = cache_dir.map(|dir| CacheSpec {
+        dir,
+        sources: fingerprint,
+    });
     cached_features(AUDIO_FOLDER_NAME, &options, class_names, cache, || {
         files
             .iter()
             .map(|(p, label, test)| {
                 let bytes = std::fs::read(p).map_err(LoadError::io(p))?;
-                Ok(Clip { source: p.clone(), bytes, label: *label, test: *test })
+                Ok(Clip {
+                    source: p.clone(),
+                    bytes,
+                    label: *label,
+                    test: *test,
+                })
             })
             .collect()
     })
@@ -78,7 +86,10 @@ pub fn load_audio_folder(
 /// directory without class folders is an error.
 fn class_files(dir: &Path) -> LoadResult<BTreeMap<String, Vec<PathBuf>>> {
     if !dir.is_dir() {
-        return Err(LoadError::Missing { what: "audio folder".into(), path: dir.to_path_buf() });
+        return Err(LoadError::Missing {
+            what: "audio folder".into(),
+            path: dir.to_path_buf(),
+        });
     }
     let mut map = BTreeMap::new();
     for entry in std::fs::read_dir(dir).map_err(LoadError::io(dir))? {
@@ -88,12 +99,21 @@ fn class_files(dir: &Path) -> LoadResult<BTreeMap<String, Vec<PathBuf>>> {
         }
         let files = wav_files(&path)?;
         if files.is_empty() {
-            return Err(LoadError::bad_file(&path, "class folder holds no .wav files"));
+            return Err(LoadError::bad_file(
+                &path,
+                "class folder holds no .wav files",
+            ));
         }
-        map.insert(path.file_name().unwrap().to_string_lossy().into_owned(), files);
+        map.insert(
+            path.file_name().unwrap().to_string_lossy().into_owned(),
+            files,
+        );
     }
     if map.is_empty() {
-        return Err(LoadError::bad_file(dir, "holds no class folders (<class>/*.wav)"));
+        return Err(LoadError::bad_file(
+            dir,
+            "holds no class folders (<class>/*.wav)",
+        ));
     }
     Ok(map)
 }

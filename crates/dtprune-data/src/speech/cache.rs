@@ -70,7 +70,11 @@ struct Part {
 
 /// Writes `splits` under `path` atomically (creating the directory).
 pub fn store(path: &Path, key: &str, splits: &SpeechSplits) -> LoadResult<()> {
-    let part = |s: &SpeechSet| Part { labels: s.labels().to_vec(), lengths: s.lengths().to_vec(), sources: s.sources().to_vec() };
+    let part = |s: &SpeechSet| Part {
+        labels: s.labels().to_vec(),
+        lengths: s.lengths().to_vec(),
+        sources: s.sources().to_vec(),
+    };
     let header = Header {
         key: key.into(),
         frames: splits.train.frames(),
@@ -90,7 +94,10 @@ pub fn store(path: &Path, key: &str, splits: &SpeechSplits) -> LoadResult<()> {
     for x in splits.train.features().iter().chain(splits.test.features()) {
         bytes.extend_from_slice(&x.to_le_bytes());
     }
-    let write_err = |source| LoadError::Write { path: path.to_path_buf(), source };
+    let write_err = |source| LoadError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(write_err)?;
     }
@@ -110,18 +117,33 @@ pub fn load(path: &Path, key: &str) -> Option<SpeechSplits> {
     if data.len() % 4 != 0 {
         return None;
     }
-    let mut floats = data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()));
+    let mut floats = data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()));
     let size = header.frames * header.n_mels;
     let mut build = |p: Part| {
         let features: Vec<f32> = floats.by_ref().take(p.labels.len() * size).collect();
-        SpeechSet::from_parts(features, p.lengths, p.labels, p.sources, header.frames, header.n_mels)
+        SpeechSet::from_parts(
+            features,
+            p.lengths,
+            p.labels,
+            p.sources,
+            header.frames,
+            header.n_mels,
+        )
     };
     let train = build(header.train)?;
     let test = build(header.test)?;
     if floats.next().is_some() {
         return None;
     }
-    Some(SpeechSplits { train, test, class_names: header.class_names, pad_value: header.pad_value, options: header.options })
+    Some(SpeechSplits {
+        train,
+        test,
+        class_names: header.class_names,
+        pad_value: header.pad_value,
+        options: header.options,
+    })
 }
 
 #[cfg(test)]
@@ -146,7 +168,11 @@ mod tests {
         let path = cache_path(dir.path(), "t", &key);
         store(&path, &key, &splits).unwrap();
         assert_eq!(load(&path, &key), Some(splits));
-        assert_eq!(load(&path, &cache_key("t", "src2\n", "{}")), None, "other key");
+        assert_eq!(
+            load(&path, &cache_key("t", "src2\n", "{}")),
+            None,
+            "other key"
+        );
         // A cut file is not trusted.
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 4]).unwrap();

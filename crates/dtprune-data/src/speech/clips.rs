@@ -52,12 +52,20 @@ pub fn cached_features(
 }
 
 /// Decodes and featurises every clip (both cores; the result does not depend on the threads).
-pub fn compute_features(clips: &[Clip], options: &SpeechOptions, class_names: Vec<String>) -> LoadResult<SpeechSplits> {
+pub fn compute_features(
+    clips: &[Clip],
+    options: &SpeechOptions,
+    class_names: Vec<String>,
+) -> LoadResult<SpeechSplits> {
     let per_clip = parallel_map(clips, |clip| {
         let samples = decode_wav(&clip.source, &clip.bytes, options.mel.sample_rate)?;
         Ok(LOG_MEL.with(|slot| {
             let mut slot = slot.borrow_mut();
-            if slot.as_ref().map(|lm| lm.config() != &options.mel).unwrap_or(true) {
+            if slot
+                .as_ref()
+                .map(|lm| lm.config() != &options.mel)
+                .unwrap_or(true)
+            {
                 *slot = Some(LogMel::new(options.mel));
             }
             slot.as_ref().unwrap().compute(&samples).0
@@ -69,7 +77,12 @@ pub fn compute_features(clips: &[Clip], options: &SpeechOptions, class_names: Ve
     let mut test = SpeechSet::empty(options.frames, n_mels);
     for (clip, features) in clips.iter().zip(per_clip) {
         let set = if clip.test { &mut test } else { &mut train };
-        set.push(&features, clip.label, clip.source.display().to_string(), pad);
+        set.push(
+            &features,
+            clip.label,
+            clip.source.display().to_string(),
+            pad,
+        );
     }
     Ok(SpeechSplits {
         train,

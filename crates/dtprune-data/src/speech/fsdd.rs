@@ -46,8 +46,13 @@ pub fn load_fsdd(
         }
     };
     let class_names = (0..10).map(|d| d.to_string()).collect();
-    let cache = cache_dir.map(|dir| CacheSpec { dir, sources: fingerprint });
-    cached_features(FSDD_NAME, &options, class_names, cache, || read_clips(&source))
+    let cache = cache_dir.map(|dir| CacheSpec {
+        dir,
+        sources: fingerprint,
+    });
+    cached_features(FSDD_NAME, &options, class_names, cache, || {
+        read_clips(&source)
+    })
 }
 
 /// Finds the archive or the `recordings/` folder.
@@ -55,7 +60,10 @@ pub fn locate(data_dir: &Path) -> LoadResult<FsddSource> {
     if data_dir.is_file() {
         return Ok(FsddSource::Archive(data_dir.to_path_buf()));
     }
-    for folder in [data_dir.join("recordings"), data_dir.join("free-spoken-digit-dataset/recordings")] {
+    for folder in [
+        data_dir.join("recordings"),
+        data_dir.join("free-spoken-digit-dataset/recordings"),
+    ] {
         if folder.is_dir() {
             return Ok(FsddSource::Folder(folder));
         }
@@ -64,14 +72,20 @@ pub fn locate(data_dir: &Path) -> LoadResult<FsddSource> {
         .map_err(LoadError::io(data_dir))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             name.starts_with("free-spoken-digit-dataset") && name.ends_with(".tar.gz")
         })
         .min();
-    archive.map(FsddSource::Archive).ok_or_else(|| LoadError::Missing {
-        what: "FSDD recordings (a `recordings/` folder or free-spoken-digit-dataset*.tar.gz)".into(),
-        path: data_dir.to_path_buf(),
-    })
+    archive
+        .map(FsddSource::Archive)
+        .ok_or_else(|| LoadError::Missing {
+            what: "FSDD recordings (a `recordings/` folder or free-spoken-digit-dataset*.tar.gz)"
+                .into(),
+            path: data_dir.to_path_buf(),
+        })
 }
 
 /// The `(digit, index)` of an FSDD file name `{digit}_{speaker}_{index}.wav`.
@@ -80,7 +94,9 @@ pub fn parse_name(path: &Path) -> LoadResult<(u32, u32)> {
     let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(bad)?;
     let stem = name.strip_suffix(".wav").ok_or_else(bad)?;
     let parts: Vec<&str> = stem.split('_').collect();
-    let [digit, speaker, index] = parts[..] else { return Err(bad()) };
+    let [digit, speaker, index] = parts[..] else {
+        return Err(bad());
+    };
     let digit: u32 = digit.parse().ok().filter(|d| *d < 10).ok_or_else(bad)?;
     let index: u32 = index.parse().map_err(|_| bad())?;
     if speaker.is_empty() {
@@ -91,7 +107,12 @@ pub fn parse_name(path: &Path) -> LoadResult<(u32, u32)> {
 
 fn clip(source: PathBuf, bytes: Vec<u8>) -> LoadResult<Clip> {
     let (digit, index) = parse_name(&source)?;
-    Ok(Clip { source, bytes, label: digit, test: index < FSDD_TEST_INDEX_BELOW })
+    Ok(Clip {
+        source,
+        bytes,
+        label: digit,
+        test: index < FSDD_TEST_INDEX_BELOW,
+    })
 }
 
 fn read_clips(source: &FsddSource) -> LoadResult<Vec<Clip>> {
@@ -106,7 +127,10 @@ fn read_clips(source: &FsddSource) -> LoadResult<Vec<Clip>> {
         FsddSource::Archive(archive) => read_archive(archive)?,
     };
     if clips.is_empty() {
-        return Err(LoadError::bad_file(source_path(source), "holds no .wav recordings"));
+        return Err(LoadError::bad_file(
+            source_path(source),
+            "holds no .wav recordings",
+        ));
     }
     clips.sort_by(|a, b| a.source.cmp(&b.source));
     Ok(clips)
@@ -121,13 +145,18 @@ fn source_path(source: &FsddSource) -> &Path {
 /// Every `recordings/*.wav` member of the archive; errors name `archive/member`.
 fn read_archive(archive: &Path) -> LoadResult<Vec<Clip>> {
     let file = std::fs::File::open(archive).map_err(LoadError::io(archive))?;
-    let corrupt = |e: std::io::Error| LoadError::bad_file(archive, format!("cannot read the tar.gz archive: {e}"));
+    let corrupt = |e: std::io::Error| {
+        LoadError::bad_file(archive, format!("cannot read the tar.gz archive: {e}"))
+    };
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
     let mut clips = Vec::new();
     for entry in tar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         let member = entry.path().map_err(corrupt)?.into_owned();
-        let in_recordings = member.parent().and_then(|p| p.file_name()).is_some_and(|n| n == "recordings");
+        let in_recordings = member
+            .parent()
+            .and_then(|p| p.file_name())
+            .is_some_and(|n| n == "recordings");
         if !in_recordings || member.extension().is_none_or(|e| e != "wav") {
             continue;
         }
@@ -157,7 +186,13 @@ mod tests {
     fn names_give_digit_and_split() {
         assert_eq!(parse_name(Path::new("r/7_theo_12.wav")).unwrap(), (7, 12));
         assert_eq!(parse_name(Path::new("0_george_0.wav")).unwrap(), (0, 0));
-        for bad in ["x_theo_1.wav", "12_theo_1.wav", "7_theo.wav", "7_theo_1.mp3", "7__1.wav"] {
+        for bad in [
+            "x_theo_1.wav",
+            "12_theo_1.wav",
+            "7_theo.wav",
+            "7_theo_1.mp3",
+            "7__1.wav",
+        ] {
             let e = parse_name(Path::new(bad)).unwrap_err();
             assert!(e.to_string().starts_with(bad), "{e}");
         }

@@ -48,7 +48,13 @@ pub fn hann_window(n: usize) -> Vec<f32> {
 }
 
 /// The filterbank, row-major `[n_mels, n_fft/2 + 1]`.
-pub fn mel_filterbank(sample_rate: u32, n_fft: usize, n_mels: usize, f_min: f64, f_max: f64) -> Vec<f32> {
+pub fn mel_filterbank(
+    sample_rate: u32,
+    n_fft: usize,
+    n_mels: usize,
+    f_min: f64,
+    f_max: f64,
+) -> Vec<f32> {
     let n_freqs = n_fft / 2 + 1;
     let (m_lo, m_hi) = (hz_to_mel(f_min), hz_to_mel(f_max));
     let points: Vec<f64> = (0..n_mels + 2)
@@ -85,7 +91,13 @@ impl LogMel {
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(config.n_fft);
         Self {
             window: hann_window(config.window),
-            bank: mel_filterbank(config.sample_rate, config.n_fft, config.n_mels, config.f_min, config.f_max),
+            bank: mel_filterbank(
+                config.sample_rate,
+                config.n_fft,
+                config.n_mels,
+                config.f_min,
+                config.f_max,
+            ),
             fft,
             config,
         }
@@ -106,13 +118,19 @@ impl LogMel {
         let mut out = Vec::with_capacity(frames * c.n_mels);
         for t in 0..frames {
             self.windowed_frame(samples, t * c.hop, &mut input);
-            self.fft.process(&mut input, &mut spectrum).expect("buffer lengths come from the plan");
+            self.fft
+                .process(&mut input, &mut spectrum)
+                .expect("buffer lengths come from the plan");
             for (p, x) in power.iter_mut().zip(&spectrum) {
                 *p = x.re * x.re + x.im * x.im;
             }
             for m in 0..c.n_mels {
                 let row = &self.bank[m * n_freqs..(m + 1) * n_freqs];
-                let energy: f64 = row.iter().zip(&power).map(|(w, p)| f64::from(*w) * f64::from(*p)).sum();
+                let energy: f64 = row
+                    .iter()
+                    .zip(&power)
+                    .map(|(w, p)| f64::from(*w) * f64::from(*p))
+                    .sum();
                 out.push(energy.max(c.log_floor).ln() as f32);
             }
         }
@@ -164,7 +182,13 @@ mod tests {
         // [0, 4000]: mel(4000) = 2146.0645, centre mel 1073.0323 → 1113.8357 Hz.
         // Rising edge f/1113.8357, falling edge (4000 − f)/(4000 − 1113.8357).
         let bank = mel_filterbank(8000, 8, 1, 0.0, 4000.0);
-        let want = [0.0, 1000.0 / 1113.8357, 2000.0 / 2886.1643, 1000.0 / 2886.1643, 0.0];
+        let want = [
+            0.0,
+            1000.0 / 1113.8357,
+            2000.0 / 2886.1643,
+            1000.0 / 2886.1643,
+            0.0,
+        ];
         assert_eq!(bank.len(), 5);
         for (a, b) in bank.iter().zip(want) {
             assert!(close(f64::from(*a), b, 1e-5), "{bank:?}");
@@ -210,7 +234,10 @@ mod tests {
         });
         let (f, frames) = lm.compute(&[0.5; 4]);
         assert_eq!(frames, 1);
-        assert!(close(f64::from(f[0]), (0.25f64 * 2000.0 / 2886.1643).ln(), 1e-5), "{f:?}");
+        assert!(
+            close(f64::from(f[0]), (0.25f64 * 2000.0 / 2886.1643).ln(), 1e-5),
+            "{f:?}"
+        );
         // Silence hits the floor: ln(1e-6).
         let (f, _) = lm.compute(&[0.0; 4]);
         assert!(close(f64::from(f[0]), 1e-6f64.ln(), 1e-5));

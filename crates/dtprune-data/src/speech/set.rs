@@ -43,7 +43,14 @@ pub struct SpeechShape {
 impl SpeechSet {
     /// An empty set of `[frames, n_mels]` items.
     pub fn empty(frames: usize, n_mels: usize) -> Self {
-        Self { features: Vec::new(), lengths: Vec::new(), labels: Vec::new(), sources: Vec::new(), frames, n_mels }
+        Self {
+            features: Vec::new(),
+            lengths: Vec::new(),
+            labels: Vec::new(),
+            sources: Vec::new(),
+            frames,
+            n_mels,
+        }
     }
 
     /// Appends an utterance given as `[t, n_mels]` features: truncated or padded with `pad` to
@@ -51,8 +58,12 @@ impl SpeechSet {
     pub fn push(&mut self, features: &[f32], label: u32, source: String, pad: f32) {
         let t = features.len() / self.n_mels;
         let kept = t.min(self.frames);
-        self.features.extend_from_slice(&features[..kept * self.n_mels]);
-        self.features.resize(self.features.len() + (self.frames - kept) * self.n_mels, pad);
+        self.features
+            .extend_from_slice(&features[..kept * self.n_mels]);
+        self.features.resize(
+            self.features.len() + (self.frames - kept) * self.n_mels,
+            pad,
+        );
         self.lengths.push(kept as u32);
         self.labels.push(label);
         self.sources.push(source);
@@ -72,7 +83,14 @@ impl SpeechSet {
             && sources.len() == n
             && features.len() == n * frames * n_mels
             && lengths.iter().all(|&l| l as usize <= frames);
-        ok.then_some(Self { features, lengths, labels, sources, frames, n_mels })
+        ok.then_some(Self {
+            features,
+            lengths,
+            labels,
+            sources,
+            frames,
+            n_mels,
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -132,7 +150,11 @@ impl SpeechSet {
 
 impl SpeechSplits {
     pub fn shape(&self) -> SpeechShape {
-        SpeechShape { frames: self.train.frames, n_mels: self.train.n_mels, num_classes: self.class_names.len() }
+        SpeechShape {
+            frames: self.train.frames,
+            n_mels: self.train.n_mels,
+            num_classes: self.class_names.len(),
+        }
     }
 }
 
@@ -144,11 +166,19 @@ mod tests {
     fn push_pads_and_truncates_to_the_frame_count() {
         let mut s = SpeechSet::empty(3, 2);
         s.push(&[1.0, 2.0], 0, "a".into(), -9.0); // 1 frame → padded
-        s.push(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], 1, "b".into(), -9.0); // 4 frames → 3
+        s.push(
+            &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+            1,
+            "b".into(),
+            -9.0,
+        ); // 4 frames → 3
         assert_eq!(s.item(0), [1.0, 2.0, -9.0, -9.0, -9.0, -9.0]);
         assert_eq!(s.item(1), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         assert_eq!(s.lengths(), [1, 3]);
         let t = s.select(&[1]);
-        assert_eq!((t.len(), t.labels(), t.sources()), (1, &[1][..], &["b".to_string()][..]));
+        assert_eq!(
+            (t.len(), t.labels(), t.sources()),
+            (1, &[1][..], &["b".to_string()][..])
+        );
     }
 }

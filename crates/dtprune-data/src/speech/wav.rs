@@ -17,7 +17,10 @@ pub fn decode_wav(path: &Path, bytes: &[u8], sample_rate: u32) -> LoadResult<Vec
     if spec.channels != 1 {
         return Err(LoadError::bad_file(
             path,
-            format!("has {} channels; only mono recordings are supported", spec.channels),
+            format!(
+                "has {} channels; only mono recordings are supported",
+                spec.channels
+            ),
         ));
     }
     if spec.sample_rate != sample_rate {
@@ -34,7 +37,10 @@ pub fn decode_wav(path: &Path, bytes: &[u8], sample_rate: u32) -> LoadResult<Vec
     if samples.len() < declared {
         return Err(LoadError::bad_file(
             path,
-            format!("truncated: the header announces {declared} samples but only {} are present", samples.len()),
+            format!(
+                "truncated: the header announces {declared} samples but only {} are present",
+                samples.len()
+            ),
         ));
     }
     if samples.is_empty() {
@@ -48,7 +54,9 @@ fn read_samples(
     mut reader: hound::WavReader<Cursor<&[u8]>>,
     spec: hound::WavSpec,
 ) -> LoadResult<Vec<f32>> {
-    let truncated = |e: hound::Error| LoadError::bad_file(path, format!("truncated or corrupt sample data: {e}"));
+    let truncated = |e: hound::Error| {
+        LoadError::bad_file(path, format!("truncated or corrupt sample data: {e}"))
+    };
     let mut out = Vec::with_capacity(reader.len() as usize);
     match spec.sample_format {
         hound::SampleFormat::Int => {
@@ -57,7 +65,11 @@ fn read_samples(
                 match s {
                     Ok(v) => out.push(v as f32 * scale),
                     // A sample cut in the middle: the file ends early.
-                    Err(hound::Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Err(hound::Error::IoError(e))
+                        if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+                    {
+                        break
+                    }
                     Err(e) => return Err(truncated(e)),
                 }
             }
@@ -66,8 +78,17 @@ fn read_samples(
             for s in reader.samples::<f32>() {
                 match s {
                     Ok(v) if v.is_finite() => out.push(v),
-                    Ok(v) => return Err(LoadError::bad_file(path, format!("sample {} is {v}", out.len()))),
-                    Err(hound::Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                    Ok(v) => {
+                        return Err(LoadError::bad_file(
+                            path,
+                            format!("sample {} is {v}", out.len()),
+                        ))
+                    }
+                    Err(hound::Error::IoError(e))
+                        if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+                    {
+                        break
+                    }
                     Err(e) => return Err(truncated(e)),
                 }
             }
@@ -91,7 +112,12 @@ mod tests {
     }
 
     fn spec(channels: u16, rate: u32) -> hound::WavSpec {
-        hound::WavSpec { channels, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int }
+        hound::WavSpec {
+            channels,
+            sample_rate: rate,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        }
     }
 
     #[test]
@@ -105,14 +131,25 @@ mod tests {
     fn rejects_stereo_rate_truncation_and_garbage() {
         let p = Path::new("x/a.wav");
         let e = decode_wav(p, &wav(spec(2, 8000), &[1, 2, 3, 4]), 8000).unwrap_err();
-        assert_eq!(e.to_string(), "x/a.wav: has 2 channels; only mono recordings are supported");
+        assert_eq!(
+            e.to_string(),
+            "x/a.wav: has 2 channels; only mono recordings are supported"
+        );
         let e = decode_wav(p, &wav(spec(1, 16000), &[1, 2]), 8000).unwrap_err();
-        assert!(e.to_string().starts_with("x/a.wav: sample rate is 16000 Hz, expected 8000 Hz"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("x/a.wav: sample rate is 16000 Hz, expected 8000 Hz"),
+            "{e}"
+        );
         let full = wav(spec(1, 8000), &[1; 100]);
         let e = decode_wav(p, &full[..full.len() - 51], 8000).unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
         let e = decode_wav(p, b"ID3\x03 this is an mp3", 8000).unwrap_err();
-        assert!(e.to_string().starts_with("x/a.wav: not a readable WAV file"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("x/a.wav: not a readable WAV file"),
+            "{e}"
+        );
         let e = decode_wav(p, &wav(spec(1, 8000), &[]), 8000).unwrap_err();
         assert!(e.to_string().contains("no samples"), "{e}");
     }

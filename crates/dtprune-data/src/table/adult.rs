@@ -35,19 +35,36 @@ pub const ADULT_COLUMNS: [&str; 15] = [
     "income",
 ];
 
-pub const ADULT_CATEGORICAL: [&str; 8] =
-    ["workclass", "education", "marital-status", "occupation", "relationship", "race", "sex", "native-country"];
+pub const ADULT_CATEGORICAL: [&str; 8] = [
+    "workclass",
+    "education",
+    "marital-status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "native-country",
+];
 
 fn find(dir: &Path, name: &str) -> LoadResult<PathBuf> {
     [dir.join(name), dir.join(format!("{name}.gz"))]
         .into_iter()
         .find(|p| p.is_file())
-        .ok_or_else(|| LoadError::Missing { what: format!("{name}[.gz]"), path: dir.to_path_buf() })
+        .ok_or_else(|| LoadError::Missing {
+            what: format!("{name}[.gz]"),
+            path: dir.to_path_buf(),
+        })
 }
 
-pub fn load_adult(data_dir: &Path, given: &BTreeMap<String, toml::Value>) -> LoadResult<TableSplits> {
+pub fn load_adult(
+    data_dir: &Path,
+    given: &BTreeMap<String, toml::Value>,
+) -> LoadResult<TableSplits> {
     let options = DataOptions::resolve(ADULT_NAME, &[], given)?;
-    let format = CsvFormat { header: Some(ADULT_COLUMNS.map(String::from).to_vec()), comment: Some(b'|') };
+    let format = CsvFormat {
+        header: Some(ADULT_COLUMNS.map(String::from).to_vec()),
+        comment: Some(b'|'),
+    };
     let train = read_csv(&find(data_dir, "adult.data")?, &format)?;
     let mut test = read_csv(&find(data_dir, "adult.test")?, &format)?;
     let label = ADULT_COLUMNS.len() - 1;
@@ -59,7 +76,11 @@ pub fn load_adult(data_dir: &Path, given: &BTreeMap<String, toml::Value>) -> Loa
     let roles = ColumnRoles {
         label: "income".into(),
         categorical: ADULT_CATEGORICAL.map(String::from).to_vec(),
-        numeric: ADULT_COLUMNS.iter().filter(|c| **c != "income" && !ADULT_CATEGORICAL.contains(c)).map(|c| c.to_string()).collect(),
+        numeric: ADULT_COLUMNS
+            .iter()
+            .filter(|c| **c != "income" && !ADULT_CATEGORICAL.contains(c))
+            .map(|c| c.to_string())
+            .collect(),
     };
     encode_splits(&train, &test, &roles, options.to_json())
 }

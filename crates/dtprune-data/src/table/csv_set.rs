@@ -18,7 +18,10 @@ fn find(dir: &Path, stem: &str) -> LoadResult<PathBuf> {
     [dir.join(stem), dir.join(format!("{stem}.gz"))]
         .into_iter()
         .find(|p| p.is_file())
-        .ok_or_else(|| LoadError::Missing { what: format!("{stem}[.gz]"), path: dir.to_path_buf() })
+        .ok_or_else(|| LoadError::Missing {
+            what: format!("{stem}[.gz]"),
+            path: dir.to_path_buf(),
+        })
 }
 
 pub fn load_csv(data_dir: &Path, given: &BTreeMap<String, toml::Value>) -> LoadResult<TableSplits> {
@@ -31,7 +34,11 @@ pub fn load_csv(data_dir: &Path, given: &BTreeMap<String, toml::Value>) -> LoadR
 
 /// The column roles, every named column checked against the training header.
 fn roles(train: &RawTable, options: &CsvOptions) -> LoadResult<ColumnRoles> {
-    for name in std::iter::once(&options.label).chain(&options.categorical).chain(options.numeric.iter().flatten()).chain(&options.ignore) {
+    for name in std::iter::once(&options.label)
+        .chain(&options.categorical)
+        .chain(options.numeric.iter().flatten())
+        .chain(&options.ignore)
+    {
         train.column(name)?;
     }
     let numeric = match &options.numeric {
@@ -39,15 +46,33 @@ fn roles(train: &RawTable, options: &CsvOptions) -> LoadResult<ColumnRoles> {
         None => train
             .columns
             .iter()
-            .filter(|c| **c != options.label && !options.categorical.contains(c) && !options.ignore.contains(c))
+            .filter(|c| {
+                **c != options.label
+                    && !options.categorical.contains(c)
+                    && !options.ignore.contains(c)
+            })
             .cloned()
             .collect(),
     };
-    Ok(ColumnRoles { label: options.label.clone(), categorical: options.categorical.clone(), numeric })
+    Ok(ColumnRoles {
+        label: options.label.clone(),
+        categorical: options.categorical.clone(),
+        numeric,
+    })
 }
 
 /// Fits the schema on `train` and encodes both splits.
-pub fn encode_splits(train: &RawTable, test: &RawTable, roles: &ColumnRoles, options: serde_json::Value) -> LoadResult<TableSplits> {
+pub fn encode_splits(
+    train: &RawTable,
+    test: &RawTable,
+    roles: &ColumnRoles,
+    options: serde_json::Value,
+) -> LoadResult<TableSplits> {
     let schema = TableSchema::fit(train, roles)?;
-    Ok(TableSplits { train: schema.encode(train)?, test: schema.encode(test)?, schema, options })
+    Ok(TableSplits {
+        train: schema.encode(train)?,
+        test: schema.encode(test)?,
+        schema,
+        options,
+    })
 }

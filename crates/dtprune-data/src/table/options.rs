@@ -32,23 +32,43 @@ pub struct CsvOptions {
 }
 
 impl CsvOptions {
-    pub fn resolve(dataset: &str, given: &BTreeMap<String, toml::Value>) -> Result<Self, OptionError> {
+    pub fn resolve(
+        dataset: &str,
+        given: &BTreeMap<String, toml::Value>,
+    ) -> Result<Self, OptionError> {
         let o = DataOptions::resolve(dataset, CSV_OPTIONS, given)?;
-        let label = o.text("label").ok_or_else(|| o.invalid("option `label` is required (-D label=COLUMN)"))?.to_string();
+        let label = o
+            .text("label")
+            .ok_or_else(|| o.invalid("option `label` is required (-D label=COLUMN)"))?
+            .to_string();
         let categorical = o.list("categorical").to_vec();
         let numeric = o.list("numeric").to_vec();
         let ignore = o.list("ignore").to_vec();
-        let groups = [("categorical", &categorical), ("numeric", &numeric), ("ignore", &ignore)];
+        let groups = [
+            ("categorical", &categorical),
+            ("numeric", &numeric),
+            ("ignore", &ignore),
+        ];
         for (i, (a, names)) in groups.iter().enumerate() {
             if names.contains(&label) {
-                return Err(o.invalid(format!("the label column `{label}` is also listed in `{a}`")));
+                return Err(o.invalid(format!(
+                    "the label column `{label}` is also listed in `{a}`"
+                )));
             }
             for (b, other) in &groups[i + 1..] {
                 if let Some(n) = names.iter().find(|n| other.contains(n)) {
-                    return Err(o.invalid(format!("column `{n}` is listed in both `{a}` and `{b}`")));
+                    return Err(
+                        o.invalid(format!("column `{n}` is listed in both `{a}` and `{b}`"))
+                    );
                 }
             }
         }
-        Ok(Self { label, categorical, numeric: (!numeric.is_empty()).then_some(numeric), ignore, resolved: o })
+        Ok(Self {
+            label,
+            categorical,
+            numeric: (!numeric.is_empty()).then_some(numeric),
+            ignore,
+            resolved: o,
+        })
     }
 }

@@ -32,12 +32,23 @@ pub fn read_csv(path: &Path, format: &CsvFormat) -> LoadResult<RawTable> {
         .comment(format.comment)
         .from_reader(text.as_bytes());
     // The csv crate's own line counter skips blank lines; count from byte offsets instead.
-    let line_starts: Vec<usize> =
-        std::iter::once(0).chain(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1)).collect();
+    let line_starts: Vec<usize> = std::iter::once(0)
+        .chain(
+            text.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        )
+        .collect();
     // A record's position is where the reader resumed, which may be a skipped blank or comment
     // line before it: move on to the first line with content.
     let lines_text: Vec<&str> = text.split('\n').collect();
-    let skipped = |l: &str| l.trim().is_empty() || format.comment.is_some_and(|c| l.as_bytes().first() == Some(&c));
+    let skipped = |l: &str| {
+        l.trim().is_empty()
+            || format
+                .comment
+                .is_some_and(|c| l.as_bytes().first() == Some(&c))
+    };
     let line_of = |byte: u64| {
         let mut line = line_starts.partition_point(|&s| s <= byte as usize);
         while line < lines_text.len() && skipped(lines_text[line - 1]) {
@@ -51,7 +62,12 @@ pub fn read_csv(path: &Path, format: &CsvFormat) -> LoadResult<RawTable> {
     };
     let columns: Vec<String> = match &format.header {
         Some(h) => h.clone(),
-        None => reader.headers().map_err(csv_error)?.iter().map(String::from).collect(),
+        None => reader
+            .headers()
+            .map_err(csv_error)?
+            .iter()
+            .map(String::from)
+            .collect(),
     };
     if columns.is_empty() || columns.iter().all(|c| c.is_empty()) {
         return Err(LoadError::bad_line(path, 1, "no header row"));
@@ -68,7 +84,12 @@ pub fn read_csv(path: &Path, format: &CsvFormat) -> LoadResult<RawTable> {
             return Err(LoadError::bad_line(
                 path,
                 line,
-                format!("has {} fields but the header has {} ({})", record.len(), columns.len(), columns.join(", ")),
+                format!(
+                    "has {} fields but the header has {} ({})",
+                    record.len(),
+                    columns.len(),
+                    columns.join(", ")
+                ),
             ));
         }
         rows.push(record.iter().map(String::from).collect());
@@ -77,14 +98,23 @@ pub fn read_csv(path: &Path, format: &CsvFormat) -> LoadResult<RawTable> {
     if rows.is_empty() {
         return Err(LoadError::bad_file(path, "holds no data rows"));
     }
-    Ok(RawTable { path: path.to_path_buf(), columns, rows, lines })
+    Ok(RawTable {
+        path: path.to_path_buf(),
+        columns,
+        rows,
+        lines,
+    })
 }
 
 impl RawTable {
     /// Index of column `name`; an error naming the header line when it is absent.
     pub fn column(&self, name: &str) -> LoadResult<usize> {
         self.columns.iter().position(|c| c == name).ok_or_else(|| {
-            LoadError::bad_line(&self.path, 1, format!("no column `{name}` (columns: {})", self.columns.join(", ")))
+            LoadError::bad_line(
+                &self.path,
+                1,
+                format!("no column `{name}` (columns: {})", self.columns.join(", ")),
+            )
         })
     }
 }
@@ -107,6 +137,9 @@ mod tests {
         assert!(e.ends_with("t.csv:1: no column `c` (columns: a, b)"), "{e}");
         std::fs::write(&p, "a,b\n1,x\n2\n").unwrap();
         let e = read_csv(&p, &CsvFormat::default()).unwrap_err().to_string();
-        assert!(e.ends_with("t.csv:3: has 1 fields but the header has 2 (a, b)"), "{e}");
+        assert!(
+            e.ends_with("t.csv:3: has 1 fields but the header has 2 (a, b)"),
+            "{e}"
+        );
     }
 }

@@ -35,7 +35,9 @@ impl CategoricalColumn {
     }
 
     pub fn id(&self, value: &str) -> u32 {
-        self.values.binary_search_by(|v| v.as_str().cmp(value)).map_or(UNKNOWN_ID, |i| i as u32 + 1)
+        self.values
+            .binary_search_by(|v| v.as_str().cmp(value))
+            .map_or(UNKNOWN_ID, |i| i as u32 + 1)
     }
 }
 
@@ -67,15 +69,29 @@ impl TableSchema {
     /// Learns the schema from the training table.
     pub fn fit(train: &RawTable, roles: &ColumnRoles) -> LoadResult<Self> {
         let label = train.column(&roles.label)?;
-        let class_names: Vec<String> =
-            train.rows.iter().map(|r| r[label].clone()).collect::<BTreeSet<_>>().into_iter().collect();
+        let class_names: Vec<String> = train
+            .rows
+            .iter()
+            .map(|r| r[label].clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let categorical = roles
             .categorical
             .iter()
             .map(|name| {
                 let c = train.column(name)?;
-                let values = train.rows.iter().map(|r| r[c].clone()).collect::<BTreeSet<_>>().into_iter().collect();
-                Ok(CategoricalColumn { name: name.clone(), values })
+                let values = train
+                    .rows
+                    .iter()
+                    .map(|r| r[c].clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                Ok(CategoricalColumn {
+                    name: name.clone(),
+                    values,
+                })
             })
             .collect::<LoadResult<_>>()?;
         let numeric = roles
@@ -87,10 +103,19 @@ impl TableSchema {
                 let mean = values.iter().sum::<f64>() / n;
                 let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
                 let std = if var > 0.0 { var.sqrt() } else { 1.0 };
-                Ok(NumericColumn { name: name.clone(), mean, std })
+                Ok(NumericColumn {
+                    name: name.clone(),
+                    mean,
+                    std,
+                })
             })
             .collect::<LoadResult<_>>()?;
-        Ok(Self { label: roles.label.clone(), class_names, categorical, numeric })
+        Ok(Self {
+            label: roles.label.clone(),
+            class_names,
+            categorical,
+            numeric,
+        })
     }
 
     /// Encodes a table (the training one or another split) with this schema.
@@ -101,20 +126,27 @@ impl TableSchema {
             .iter()
             .zip(&table.lines)
             .map(|(r, &line)| {
-                self.class_names.binary_search(&r[label]).map(|i| i as u32).map_err(|_| {
-                    LoadError::bad_line(
-                        &table.path,
-                        line,
-                        format!(
-                            "label `{}` does not occur in the training data (classes: {})",
-                            r[label],
-                            self.class_names.join(", ")
-                        ),
-                    )
-                })
+                self.class_names
+                    .binary_search(&r[label])
+                    .map(|i| i as u32)
+                    .map_err(|_| {
+                        LoadError::bad_line(
+                            &table.path,
+                            line,
+                            format!(
+                                "label `{}` does not occur in the training data (classes: {})",
+                                r[label],
+                                self.class_names.join(", ")
+                            ),
+                        )
+                    })
             })
             .collect::<LoadResult<Vec<u32>>>()?;
-        let cat_idx = self.categorical.iter().map(|c| table.column(&c.name)).collect::<LoadResult<Vec<_>>>()?;
+        let cat_idx = self
+            .categorical
+            .iter()
+            .map(|c| table.column(&c.name))
+            .collect::<LoadResult<Vec<_>>>()?;
         let num_cols = self
             .numeric
             .iter()
@@ -124,10 +156,27 @@ impl TableSchema {
         let mut categorical = Vec::with_capacity(n * cat_idx.len());
         let mut numeric = Vec::with_capacity(n * num_cols.len());
         for (i, row) in table.rows.iter().enumerate() {
-            categorical.extend(self.categorical.iter().zip(&cat_idx).map(|(c, &j)| c.id(&row[j])));
-            numeric.extend(self.numeric.iter().zip(&num_cols).map(|(c, v)| ((v[i] - c.mean) / c.std) as f32));
+            categorical.extend(
+                self.categorical
+                    .iter()
+                    .zip(&cat_idx)
+                    .map(|(c, &j)| c.id(&row[j])),
+            );
+            numeric.extend(
+                self.numeric
+                    .iter()
+                    .zip(&num_cols)
+                    .map(|(c, v)| ((v[i] - c.mean) / c.std) as f32),
+            );
         }
-        Ok(TableSet::new(categorical, numeric, labels, table.lines.clone(), self.categorical.len(), self.numeric.len()))
+        Ok(TableSet::new(
+            categorical,
+            numeric,
+            labels,
+            table.lines.clone(),
+            self.categorical.len(),
+            self.numeric.len(),
+        ))
     }
 
     pub fn num_classes(&self) -> usize {
@@ -141,9 +190,17 @@ fn numeric_values(table: &RawTable, column: usize, name: &str) -> LoadResult<Vec
         .iter()
         .zip(&table.lines)
         .map(|(r, &line)| {
-            r[column].parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| {
-                LoadError::bad_line(&table.path, line, format!("column `{name}`: `{}` is not a number", r[column]))
-            })
+            r[column]
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| {
+                    LoadError::bad_line(
+                        &table.path,
+                        line,
+                        format!("column `{name}`: `{}` is not a number", r[column]),
+                    )
+                })
         })
         .collect()
 }
@@ -157,19 +214,34 @@ mod tests {
         RawTable {
             path: PathBuf::from(name),
             columns: vec!["x".into(), "color".into(), "y".into()],
-            rows: rows.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect(),
+            rows: rows
+                .iter()
+                .map(|r| r.iter().map(|s| s.to_string()).collect())
+                .collect(),
             lines: (2..2 + rows.len()).collect(),
         }
     }
 
     fn roles() -> ColumnRoles {
-        ColumnRoles { label: "y".into(), categorical: vec!["color".into()], numeric: vec!["x".into()] }
+        ColumnRoles {
+            label: "y".into(),
+            categorical: vec!["color".into()],
+            numeric: vec!["x".into()],
+        }
     }
 
     #[test]
     fn fit_and_encode_by_hand() {
         // x = 1, 2, 3, 6: mean 3, population variance (4 + 1 + 0 + 9)/4 = 3.5.
-        let train = table("train.csv", &[["1", "red", "b"], ["2", "blue", "a"], ["3", "red", "a"], ["6", "?", "b"]]);
+        let train = table(
+            "train.csv",
+            &[
+                ["1", "red", "b"],
+                ["2", "blue", "a"],
+                ["3", "red", "a"],
+                ["6", "?", "b"],
+            ],
+        );
         let s = TableSchema::fit(&train, &roles()).unwrap();
         assert_eq!(s.class_names, ["a", "b"]);
         assert_eq!(s.categorical[0].values, ["?", "blue", "red"]);
@@ -189,12 +261,22 @@ mod tests {
         assert_eq!(e, "train.csv:3: column `x`: `x1` is not a number");
         let train = table("train.csv", &[["1", "red", "a"], ["2", "red", "b"]]);
         let s = TableSchema::fit(&train, &roles()).unwrap();
-        let e = s.encode(&table("test.csv", &[["1", "red", "c"]])).unwrap_err().to_string();
-        assert_eq!(e, "test.csv:2: label `c` does not occur in the training data (classes: a, b)");
-        let e = s.encode(&table("test.csv", &[["NaN", "red", "a"]])).unwrap_err().to_string();
+        let e = s
+            .encode(&table("test.csv", &[["1", "red", "c"]]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "test.csv:2: label `c` does not occur in the training data (classes: a, b)"
+        );
+        let e = s
+            .encode(&table("test.csv", &[["NaN", "red", "a"]]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("`NaN` is not a number"), "{e}");
         // A constant column gets std 1.
-        let s = TableSchema::fit(&table("t", &[["5", "r", "a"], ["5", "r", "a"]]), &roles()).unwrap();
+        let s =
+            TableSchema::fit(&table("t", &[["5", "r", "a"], ["5", "r", "a"]]), &roles()).unwrap();
         assert_eq!(s.numeric[0].std, 1.0);
     }
 }

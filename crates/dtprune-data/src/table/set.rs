@@ -24,7 +24,14 @@ impl TableSet {
     ) -> Self {
         debug_assert_eq!(categorical.len(), labels.len() * num_categorical);
         debug_assert_eq!(numeric.len(), labels.len() * num_numeric);
-        Self { categorical, numeric, labels, lines, num_categorical, num_numeric }
+        Self {
+            categorical,
+            numeric,
+            labels,
+            lines,
+            num_categorical,
+            num_numeric,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -66,8 +73,14 @@ impl TableSet {
     pub fn select(&self, indices: &[usize]) -> Self {
         let (c, m) = (self.num_categorical, self.num_numeric);
         Self {
-            categorical: indices.iter().flat_map(|&i| self.categorical[i * c..(i + 1) * c].iter().copied()).collect(),
-            numeric: indices.iter().flat_map(|&i| self.numeric[i * m..(i + 1) * m].iter().copied()).collect(),
+            categorical: indices
+                .iter()
+                .flat_map(|&i| self.categorical[i * c..(i + 1) * c].iter().copied())
+                .collect(),
+            numeric: indices
+                .iter()
+                .flat_map(|&i| self.numeric[i * m..(i + 1) * m].iter().copied())
+                .collect(),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             lines: indices.iter().map(|&i| self.lines[i]).collect(),
             num_categorical: c,
@@ -97,7 +110,12 @@ pub struct TableShape {
 impl TableSplits {
     pub fn shape(&self) -> TableShape {
         TableShape {
-            cardinalities: self.schema.categorical.iter().map(|c| c.cardinality()).collect(),
+            cardinalities: self
+                .schema
+                .categorical
+                .iter()
+                .map(|c| c.cardinality())
+                .collect(),
             num_numeric: self.schema.numeric.len(),
             num_classes: self.schema.num_classes(),
         }

@@ -30,28 +30,52 @@ pub fn class_ids(source: &SourceRows<'_>, classes: &[String]) -> LoadResult<Vec<
         .rows
         .iter()
         .map(|r| {
-            classes.iter().position(|c| *c == r.label).map(|i| i as u32).ok_or_else(|| {
-                LoadError::bad_line(
-                    source.path,
-                    r.line,
-                    format!("label `{}` does not occur in the training data (classes: {})", r.label, classes.join(", ")),
-                )
-            })
+            classes
+                .iter()
+                .position(|c| *c == r.label)
+                .map(|i| i as u32)
+                .ok_or_else(|| {
+                    LoadError::bad_line(
+                        source.path,
+                        r.line,
+                        format!(
+                            "label `{}` does not occur in the training data (classes: {})",
+                            r.label,
+                            classes.join(", ")
+                        ),
+                    )
+                })
         })
         .collect()
 }
 
 /// One file split stratified and seeded into `(train rows, test rows, record)`.
-pub fn split_rows(source: SourceRows<'_>, options: &TextOptions) -> LoadResult<(Vec<TextRow>, Vec<TextRow>, SplitRecord)> {
+pub fn split_rows(
+    source: SourceRows<'_>,
+    options: &TextOptions,
+) -> LoadResult<(Vec<TextRow>, Vec<TextRow>, SplitRecord)> {
     let classes = class_names(&source.rows);
     let labels = class_ids(&source, &classes)?;
-    let record = stratified_split(&labels, classes.len(), options.test_fraction, options.split_seed);
-    let pick = |idx: &[usize]| idx.iter().map(|&i| source.rows[i].clone()).collect::<Vec<_>>();
+    let record = stratified_split(
+        &labels,
+        classes.len(),
+        options.test_fraction,
+        options.split_seed,
+    );
+    let pick = |idx: &[usize]| {
+        idx.iter()
+            .map(|&i| source.rows[i].clone())
+            .collect::<Vec<_>>()
+    };
     let (train, test) = (pick(&record.train), pick(&record.test));
     if train.is_empty() || test.is_empty() {
         return Err(LoadError::bad_file(
             source.path,
-            format!("{} lines are too few to split with test_fraction = {}", source.rows.len(), options.test_fraction),
+            format!(
+                "{} lines are too few to split with test_fraction = {}",
+                source.rows.len(),
+                options.test_fraction
+            ),
         ));
     }
     Ok((train, test, record))

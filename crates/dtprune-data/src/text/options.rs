@@ -66,7 +66,11 @@ pub struct TextOptions {
 }
 
 impl TextOptions {
-    pub fn resolve(dataset: &str, given: &BTreeMap<String, toml::Value>, with_file: bool) -> Result<Self, OptionError> {
+    pub fn resolve(
+        dataset: &str,
+        given: &BTreeMap<String, toml::Value>,
+        with_file: bool,
+    ) -> Result<Self, OptionError> {
         let mut specs = TEXT_OPTIONS.to_vec();
         if with_file {
             specs.push(FILE_OPTION);
@@ -79,7 +83,11 @@ impl TextOptions {
             min_frequency: o.int("min_frequency") as u64,
             test_fraction: o.float("test_fraction"),
             split_seed: o.int("split_seed") as u64,
-            file: if with_file { o.text("file").map(PathBuf::from) } else { None },
+            file: if with_file {
+                o.text("file").map(PathBuf::from)
+            } else {
+                None
+            },
             resolved: o,
         })
     }

@@ -62,8 +62,14 @@ impl TokenizedSet {
     pub fn select(&self, indices: &[usize]) -> Self {
         let l = self.max_len;
         Self {
-            ids: indices.iter().flat_map(|&i| self.ids[i * l..(i + 1) * l].iter().copied()).collect(),
-            mask: indices.iter().flat_map(|&i| self.mask[i * l..(i + 1) * l].iter().copied()).collect(),
+            ids: indices
+                .iter()
+                .flat_map(|&i| self.ids[i * l..(i + 1) * l].iter().copied())
+                .collect(),
+            mask: indices
+                .iter()
+                .flat_map(|&i| self.mask[i * l..(i + 1) * l].iter().copied())
+                .collect(),
             lengths: indices.iter().map(|&i| self.lengths[i]).collect(),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             lines: indices.iter().map(|&i| self.lines[i]).collect(),

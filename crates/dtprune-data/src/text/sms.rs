@@ -29,10 +29,24 @@ pub fn sms_file(data_dir: &Path) -> LoadResult<PathBuf> {
         })
 }
 
-pub fn load_sms_spam(data_dir: &Path, given: &BTreeMap<String, toml::Value>) -> LoadResult<TextSplits> {
+pub fn load_sms_spam(
+    data_dir: &Path,
+    given: &BTreeMap<String, toml::Value>,
+) -> LoadResult<TextSplits> {
     let options = TextOptions::resolve(SMS_NAME, given, false)?;
     let path = sms_file(data_dir)?;
     let rows = read_tsv(&path)?;
     let (train, test, record) = split_rows(SourceRows { path: &path, rows }, &options)?;
-    build_splits(SourceRows { path: &path, rows: train }, SourceRows { path: &path, rows: test }, &options, Some(record))
+    build_splits(
+        SourceRows {
+            path: &path,
+            rows: train,
+        },
+        SourceRows {
+            path: &path,
+            rows: test,
+        },
+        &options,
+        Some(record),
+    )
 }

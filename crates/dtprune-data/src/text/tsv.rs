@@ -34,12 +34,24 @@ pub fn parse_tsv(path: &Path, content: &str) -> LoadResult<Vec<TextRow>> {
             .ok_or_else(|| LoadError::bad_line(path, line_no, "no tab: expected label<TAB>text"))?;
         let label = label.trim();
         if label.is_empty() {
-            return Err(LoadError::bad_line(path, line_no, "empty label before the tab"));
+            return Err(LoadError::bad_line(
+                path,
+                line_no,
+                "empty label before the tab",
+            ));
         }
         if text.trim().is_empty() {
-            return Err(LoadError::bad_line(path, line_no, format!("empty text for label `{label}`")));
+            return Err(LoadError::bad_line(
+                path,
+                line_no,
+                format!("empty text for label `{label}`"),
+            ));
         }
-        rows.push(TextRow { label: label.to_string(), text: text.to_string(), line: line_no });
+        rows.push(TextRow {
+            label: label.to_string(),
+            text: text.to_string(),
+            line: line_no,
+        });
     }
     if rows.is_empty() {
         return Err(LoadError::bad_file(path, "holds no lines"));
@@ -53,9 +65,16 @@ mod tests {
 
     #[test]
     fn parses_and_keeps_line_numbers() {
-        let rows = parse_tsv(Path::new("a.tsv"), "ham\tOk lar...\r\nspam\tWIN\tnow\u{85}!\n").unwrap();
+        let rows = parse_tsv(
+            Path::new("a.tsv"),
+            "ham\tOk lar...\r\nspam\tWIN\tnow\u{85}!\n",
+        )
+        .unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].label.as_str(), rows[0].text.as_str(), rows[0].line), ("ham", "Ok lar...", 1));
+        assert_eq!(
+            (rows[0].label.as_str(), rows[0].text.as_str(), rows[0].line),
+            ("ham", "Ok lar...", 1)
+        );
         assert_eq!(rows[1].text, "WIN\tnow\u{85}!");
     }
 
@@ -63,7 +82,10 @@ mod tests {
     fn errors_name_file_and_line() {
         let p = Path::new("d/train.tsv");
         let e = parse_tsv(p, "ham\tok\nspam no tab here\n").unwrap_err();
-        assert_eq!(e.to_string(), "d/train.tsv:2: no tab: expected label<TAB>text");
+        assert_eq!(
+            e.to_string(),
+            "d/train.tsv:2: no tab: expected label<TAB>text"
+        );
         let e = parse_tsv(p, "ham\tok\nham\t  \n").unwrap_err();
         assert_eq!(e.to_string(), "d/train.tsv:2: empty text for label `ham`");
         let e = parse_tsv(p, "\tok\n").unwrap_err();

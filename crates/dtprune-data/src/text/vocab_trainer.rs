@@ -16,10 +16,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 type Pair = (u32, u32);
 
 /// Learns at most `max_tokens` tokens (specials not counted) from `word_counts`.
-pub fn learn_wordpiece(word_counts: &BTreeMap<String, u64>, max_tokens: usize, min_frequency: u64) -> Vec<String> {
+pub fn learn_wordpiece(
+    word_counts: &BTreeMap<String, u64>,
+    max_tokens: usize,
+    min_frequency: u64,
+) -> Vec<String> {
     let mut learner = Learner::new(word_counts);
     while learner.tokens.len() < max_tokens {
-        let Some(&(Reverse(count), a, b)) = learner.queue.first() else { break };
+        let Some(&(Reverse(count), a, b)) = learner.queue.first() else {
+            break;
+        };
         if (count as u64) < min_frequency {
             break;
         }
@@ -55,10 +61,19 @@ impl Learner {
             .flat_map(|w| w.chars().enumerate().map(|(i, c)| symbol(c, i == 0)))
             .collect();
         let tokens: Vec<String> = initial.into_iter().collect();
-        let ids: HashMap<String, u32> = tokens.iter().enumerate().map(|(i, t)| (t.clone(), i as u32)).collect();
+        let ids: HashMap<String, u32> = tokens
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.clone(), i as u32))
+            .collect();
         let words: Vec<Vec<u32>> = word_counts
             .keys()
-            .map(|w| w.chars().enumerate().map(|(i, c)| ids[&symbol(c, i == 0)]).collect())
+            .map(|w| {
+                w.chars()
+                    .enumerate()
+                    .map(|(i, c)| ids[&symbol(c, i == 0)])
+                    .collect()
+            })
             .collect();
         let counts = word_counts.values().map(|&c| c as i64).collect();
         let mut l = Self {
@@ -151,9 +166,15 @@ mod tests {
         // (##g,##s) 5. First merge ##u+##g → "##ug" (20). Then (h,##ug) 15 → "hug".
         // Then (p,##ug) 5 and (hug,##s) 5 tie: lower ids first, p (4) < hug (6) → "pug".
         let t = learn_wordpiece(&counts(&[("hug", 10), ("pug", 5), ("hugs", 5)]), 100, 1);
-        assert_eq!(t, ["##g", "##s", "##u", "h", "p", "##ug", "hug", "pug", "hugs"]);
+        assert_eq!(
+            t,
+            ["##g", "##s", "##u", "h", "p", "##ug", "hug", "pug", "hugs"]
+        );
         // A budget stops early; min_frequency stops at rare pairs.
-        assert_eq!(learn_wordpiece(&counts(&[("hug", 10), ("pug", 5), ("hugs", 5)]), 6, 1).len(), 6);
+        assert_eq!(
+            learn_wordpiece(&counts(&[("hug", 10), ("pug", 5), ("hugs", 5)]), 6, 1).len(),
+            6
+        );
         let t = learn_wordpiece(&counts(&[("hug", 10), ("pug", 5), ("hugs", 5)]), 100, 6);
         assert_eq!(&t[5..], ["##ug", "hug"]);
     }

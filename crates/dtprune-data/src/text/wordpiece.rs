@@ -13,7 +13,8 @@ use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::{
-    NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer, Tokenizer,
+    NormalizedString, Normalizer, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer,
+    Tokenizer,
 };
 
 use crate::load_error::{read_text, LoadError, LoadResult};
@@ -42,7 +43,9 @@ pub struct Encoded {
 }
 
 fn tokenizer_error(what: &str) -> impl FnOnce(tokenizers::Error) -> LoadError + '_ {
-    move |e| LoadError::Tokenizer { message: format!("{what}: {e}") }
+    move |e| LoadError::Tokenizer {
+        message: format!("{what}: {e}"),
+    }
 }
 
 fn bert_normalizer() -> BertNormalizer {
@@ -52,9 +55,13 @@ fn bert_normalizer() -> BertNormalizer {
 /// The words the tokenizer's normaliser and pre-tokeniser make of `text`.
 fn pre_tokenize(text: &str) -> LoadResult<Vec<String>> {
     let mut normalized = NormalizedString::from(text);
-    bert_normalizer().normalize(&mut normalized).map_err(tokenizer_error("normalising"))?;
+    bert_normalizer()
+        .normalize(&mut normalized)
+        .map_err(tokenizer_error("normalising"))?;
     let mut pre = PreTokenizedString::from(normalized);
-    BertPreTokenizer.pre_tokenize(&mut pre).map_err(tokenizer_error("pre-tokenising"))?;
+    BertPreTokenizer
+        .pre_tokenize(&mut pre)
+        .map_err(tokenizer_error("pre-tokenising"))?;
     Ok(pre
         .get_splits(OffsetReferential::Normalized, OffsetType::Byte)
         .into_iter()
@@ -73,14 +80,22 @@ fn bert_pipeline(model: WordPiece) -> Tokenizer {
 /// `WordPiece::read_bytes` so it arrives in the map type the builder wants.
 fn wordpiece(tokens: &[String]) -> Result<WordPiece, tokenizers::Error> {
     let vocab = WordPiece::read_bytes(tokens.join("\n").as_bytes())?;
-    WordPiece::builder().vocab(vocab).unk_token(UNK.into()).continuing_subword_prefix("##".into()).build()
+    WordPiece::builder()
+        .vocab(vocab)
+        .unk_token(UNK.into())
+        .continuing_subword_prefix("##".into())
+        .build()
 }
 
 impl TextTokenizer {
     /// Learns a WordPiece vocabulary of at most `vocab_size` tokens (specials included) from
     /// `texts` (see [`crate::text::vocab_trainer`]); pieces seen fewer than `min_frequency`
     /// times are not merged.
-    pub fn train<'a>(texts: impl Iterator<Item = &'a str>, vocab_size: usize, min_frequency: u64) -> LoadResult<Self> {
+    pub fn train<'a>(
+        texts: impl Iterator<Item = &'a str>,
+        vocab_size: usize,
+        min_frequency: u64,
+    ) -> LoadResult<Self> {
         let mut words = BTreeMap::new();
         for text in texts {
             for word in pre_tokenize(text)? {
@@ -88,7 +103,9 @@ impl TextTokenizer {
             }
         }
         let learned = learn_wordpiece(&words, vocab_size.saturating_sub(2), min_frequency);
-        let vocab = [PAD.to_string(), UNK.to_string()].into_iter().chain(learned);
+        let vocab = [PAD.to_string(), UNK.to_string()]
+            .into_iter()
+            .chain(learned);
         Self::from_tokens(vocab.collect(), "trained vocabulary")
     }
 
@@ -99,20 +116,37 @@ impl TextTokenizer {
         let tokens: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
         for special in [PAD, UNK] {
             if !tokens.iter().any(|t| t == special) {
-                return Err(LoadError::bad_file(path, format!("vocabulary has no {special} token")));
+                return Err(LoadError::bad_file(
+                    path,
+                    format!("vocabulary has no {special} token"),
+                ));
             }
         }
         let mut seen = std::collections::HashSet::new();
-        if let Some((i, t)) = tokens.iter().enumerate().find(|(_, t)| !seen.insert(t.as_str())) {
-            return Err(LoadError::bad_line(path, i + 1, format!("token `{t}` appears twice")));
+        if let Some((i, t)) = tokens
+            .iter()
+            .enumerate()
+            .find(|(_, t)| !seen.insert(t.as_str()))
+        {
+            return Err(LoadError::bad_line(
+                path,
+                i + 1,
+                format!("token `{t}` appears twice"),
+            ));
         }
         Self::from_tokens(tokens, &path.display().to_string())
     }
 
     fn from_tokens(tokens: Vec<String>, what: &str) -> LoadResult<Self> {
-        let pad_id = tokens.iter().position(|t| t == PAD).expect("callers put [PAD] in") as u32;
+        let pad_id = tokens
+            .iter()
+            .position(|t| t == PAD)
+            .expect("callers put [PAD] in") as u32;
         let model = wordpiece(&tokens).map_err(tokenizer_error(what))?;
-        Ok(Self { tokenizer: bert_pipeline(model), pad_id })
+        Ok(Self {
+            tokenizer: bert_pipeline(model),
+            pad_id,
+        })
     }
 
     pub fn pad_id(&self) -> u32 {
@@ -125,14 +159,22 @@ impl TextTokenizer {
 
     /// The tokens in id order (write it out as a `vocab.txt` to reuse the vocabulary).
     pub fn tokens(&self) -> Vec<String> {
-        let mut pairs: Vec<(u32, String)> = self.tokenizer.get_vocab(false).into_iter().map(|(t, i)| (i, t)).collect();
+        let mut pairs: Vec<(u32, String)> = self
+            .tokenizer
+            .get_vocab(false)
+            .into_iter()
+            .map(|(t, i)| (i, t))
+            .collect();
         pairs.sort_unstable();
         pairs.into_iter().map(|(_, t)| t).collect()
     }
 
     /// Tokenises one text (no special tokens added).
     pub fn tokenize(&self, text: &str) -> LoadResult<Vec<u32>> {
-        let e = self.tokenizer.encode(text, false).map_err(tokenizer_error("tokenising"))?;
+        let e = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(tokenizer_error("tokenising"))?;
         Ok(e.get_ids().to_vec())
     }
 
@@ -150,7 +192,9 @@ impl TextTokenizer {
             out.truncated += usize::from(ids.len() > max_len);
             out.ids.extend_from_slice(&ids[..kept]);
             out.ids.resize(out.ids.len() + max_len - kept, self.pad_id);
-            out.mask.extend(std::iter::repeat_n(1u8, kept).chain(std::iter::repeat_n(0u8, max_len - kept)));
+            out.mask.extend(
+                std::iter::repeat_n(1u8, kept).chain(std::iter::repeat_n(0u8, max_len - kept)),
+            );
             out.lengths.push(kept as u32);
         }
         Ok(out)
@@ -161,7 +205,12 @@ impl TextTokenizer {
 mod tests {
     use super::*;
 
-    const TEXTS: [&str; 4] = ["Free entry in 2 a wkly comp to win FA Cup", "Ok lar... Joking wif u oni...", "U dun say so early hor", "WINNER!! You have been selected to receive a prize"];
+    const TEXTS: [&str; 4] = [
+        "Free entry in 2 a wkly comp to win FA Cup",
+        "Ok lar... Joking wif u oni...",
+        "U dun say so early hor",
+        "WINNER!! You have been selected to receive a prize",
+    ];
 
     #[test]
     fn trained_vocabulary_is_stable_and_starts_with_specials() {
@@ -197,6 +246,10 @@ mod tests {
         assert_eq!(t.tokenize("Hellos hi").unwrap(), [2, 3, 1]);
         std::fs::write(&p, "hello\n[UNK]\n").unwrap();
         let e = TextTokenizer::from_vocab_file(&p).err().unwrap();
-        assert!(e.to_string().ends_with("vocab.txt: vocabulary has no [PAD] token"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("vocab.txt: vocabulary has no [PAD] token"),
+            "{e}"
+        );
     }
 }
