@@ -133,7 +133,9 @@ mod tests {
     #[test]
     fn every_entry_has_options_and_unknown_names_list_the_known() {
         for d in DATASETS {
-            dataset_options(d.name).unwrap();
+            // Every declared default is valid (resolving with nothing given applies them all).
+            let specs = dataset_options(d.name).unwrap();
+            crate::options::DataOptions::resolve(d.name, &specs, &BTreeMap::new()).unwrap();
         }
         let e = find_dataset("mnist-audio").unwrap_err().to_string();
         assert_eq!(e, "unknown data set `mnist-audio` (known: fsdd, audio-folder, sms-spam, text-tsv, adult, csv)");

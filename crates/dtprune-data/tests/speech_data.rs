@@ -85,6 +85,11 @@ fn features_are_cached_by_content_and_options() {
     let other = load_fsdd(&fixtures(), &opts(&["n_mels=24"]), Some(cache.path())).unwrap();
     assert_eq!(other.train.n_mels(), 24);
     assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 2);
+    // A cache location that cannot be written (here: a file) only costs the cache.
+    let blocked = cache.path().join("not-a-dir");
+    std::fs::write(&blocked, b"x").unwrap();
+    let uncached = load_fsdd(&fixtures(), &opts(&["n_mels=24"]), Some(&blocked)).unwrap();
+    assert_eq!(uncached, other);
 }
 
 fn rewrite(src: &Path, dst: &Path, channels: u16, rate: u32) {

@@ -4,7 +4,8 @@
 //! size and modification time, and every resolved option; a changed file or option gives a new
 //! key and so a new cache file. The file is `<dir>/<dataset>-<key prefix>.feat`: a magic line, a
 //! JSON header (key, shapes, labels, lengths, sources) and the raw little-endian f32 features.
-//! It is written atomically. A cache file that does not parse is ignored and rewritten.
+//! It is written atomically. A cache file that does not parse is ignored and rewritten; a cache
+//! that cannot be written is a warning, not an error.
 
 use std::path::{Path, PathBuf};
 

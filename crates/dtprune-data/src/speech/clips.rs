@@ -46,7 +46,10 @@ pub fn cached_features(
     }
     let splits = compute_features(&read_clips()?, options, class_names)?;
     if let Some((path, key)) = &keyed {
-        cache::store(path, key, &splits)?;
+        // A cache that cannot be written (read-only or full disk) costs time, not correctness.
+        if let Err(e) = cache::store(path, key, &splits) {
+            tracing::warn!("feature cache not written: {e}");
+        }
     }
     Ok(splits)
 }
