@@ -20,6 +20,16 @@ pub mod rng;
 pub mod set;
 
 pub use augment::Augment;
+
+// Speech, text and table data (issue 11): host data a model batch is built from.
+pub mod catalog;
+pub mod load_error;
+pub mod options;
+pub mod speech;
+pub mod split;
+pub mod table;
+pub mod text;
+
 pub use error::{DataError, FormatProblem, Result};
 pub use idx::{read_idx_images, read_idx_labels, IdxImages};
 pub use mnist::{
