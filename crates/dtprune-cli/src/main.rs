@@ -1,5 +1,6 @@
 //! `dtprune`: train with dynamic threshold pruning, compact, benchmark, inspect and report.
 
+mod export;
 mod models;
 mod progress;
 mod prune_weights;
@@ -43,12 +44,14 @@ enum Command {
         #[arg(long)]
         crossover: Option<f64>,
         /// Also write `reference.safetensors`: the first N test images of the run's data set
-        /// (`pixels`, U8) and the compact model's logits for them (`logits`, F32), to check the
-        /// exported model in another runtime.
+        /// (`pixels`, U8), the compact model's logits for them (`logits`, F32) and the
+        /// masked-dense model's (`dense_logits`), to check the exported models in another runtime.
         #[arg(long, value_name = "N")]
         reference: Option<usize>,
     },
-    /// Benchmark dense vs compact inference of a run, or training speed (`bench train`).
+    /// Benchmark inference of a run: onnxruntime (dense and compact ONNX exports, when
+    /// `$DTPRUNE_PYTHON` has it) beside dtprune's dense and compact kernels; or training speed
+    /// (`bench train`).
     #[command(args_conflicts_with_subcommands = true)]
     Bench {
         #[command(subcommand)]
@@ -58,6 +61,20 @@ enum Command {
         /// Batch sizes, comma separated.
         #[arg(long, value_delimiter = ',', default_value = "1,128,1000")]
         batch: Vec<usize>,
+    },
+    /// Write a run's model for another runtime: `--format onnx` gives `model.onnx` (masked-dense)
+    /// or, with `--compact`, `compact.onnx` (compacted shapes; CSR layers as dense initialisers).
+    Export {
+        #[arg(long)]
+        run: PathBuf,
+        #[arg(long, default_value = "onnx")]
+        format: String,
+        /// Export the compact model (compacting the run first if it has none).
+        #[arg(long)]
+        compact: bool,
+        /// Output file (default: model.onnx / compact.onnx in the run directory).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
     },
     /// Per-tensor shape, dtype, sparsity and norms of a safetensors file.
     Inspect { file: PathBuf },
@@ -255,8 +272,10 @@ fn run(cli: Cli) -> Result<()> {
             println!("{report}");
             if let Some((pixels, n)) = reference_images {
                 let (_json, network) = dtprune_compact::load_compact(&run)?;
-                let path = dtprune_compact::write_reference(&run, &network, &pixels, n)?;
-                println!("wrote {} ({n} test images and the compact model's logits)", path.display());
+                let dense = dtprune_compact::load_run(&run)?.dense_network()?;
+                let nets = [("logits", &network), ("dense_logits", &dense)];
+                let path = dtprune_compact::write_references(&run, &nets, &pixels, n)?;
+                println!("wrote {} ({n} test images, the compact and the masked-dense model's logits)", path.display());
             }
             Ok(())
         }
@@ -280,11 +299,14 @@ fn run(cli: Cli) -> Result<()> {
             if !run.join("compact.json").is_file() {
                 compact(&run, None)?;
             }
-            let opts = dtprune_compact::BenchOptions { batches: batch, ..Default::default() };
+            // onnxruntime, the baseline, through `$DTPRUNE_PYTHON` (a skip line without it).
+            let python = std::env::var("DTPRUNE_PYTHON").unwrap_or_else(|_| "python3".into());
+            let opts = dtprune_compact::BenchOptions { batches: batch, onnxruntime_python: Some(python), ..Default::default() };
             let report = dtprune_compact::bench_run_dir(&run, &opts)?;
             println!("{report}");
             Ok(())
         }
+        Command::Export { run, format, compact, out } => export::export(&run, &format, compact, out.as_deref()),
         Command::Inspect { file } => {
             println!("{}", dtprune_compact::inspect(&file)?);
             Ok(())

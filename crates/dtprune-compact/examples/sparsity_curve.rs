@@ -24,6 +24,7 @@ fn main() -> dtprune_compact::Result<()> {
         repeats: 11,
         min_sample: Duration::from_millis(20),
         seed: 1,
+        onnxruntime_python: None,
     };
     println!("threads: {}", rayon::current_num_threads());
     println!(

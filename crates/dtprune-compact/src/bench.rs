@@ -16,6 +16,8 @@ use crate::error::Result;
 use crate::export::{load_compact, COMPACT_WEIGHTS};
 use crate::model::{load_run, MODEL_FILE};
 use crate::network::Network;
+use crate::onnx;
+use crate::onnxruntime_bench::{bench_onnxruntime, OrtBaseline, OrtOutcome};
 
 #[derive(Clone, Debug)]
 pub struct BenchOptions {
@@ -24,6 +26,9 @@ pub struct BenchOptions {
     pub repeats: usize,
     pub min_sample: Duration,
     pub seed: u64,
+    /// A Python interpreter to time the run's ONNX exports in onnxruntime with (the baseline);
+    /// `None`: no baseline. One without onnxruntime gives a skip line, not an error.
+    pub onnxruntime_python: Option<String>,
 }
 
 impl Default for BenchOptions {
@@ -34,6 +39,7 @@ impl Default for BenchOptions {
             repeats: 15,
             min_sample: Duration::from_millis(2),
             seed: 0,
+            onnxruntime_python: None,
         }
     }
 }
@@ -78,6 +84,8 @@ pub struct BenchReport {
     /// Where the time goes, at the largest batch: median milliseconds per op.
     pub layers: Vec<LayerTiming>,
     pub layers_batch: usize,
+    /// onnxruntime on the same models (`bench_run_dir` with `onnxruntime_python`).
+    pub onnxruntime: Option<OrtOutcome>,
 }
 
 /// Median time of one op in the dense and in the compact network.
@@ -192,6 +200,7 @@ pub fn bench(dense: &Network, compact: &Network, opts: &BenchOptions) -> Result<
         argmax_agree: agree,
         layers,
         layers_batch,
+        onnxruntime: None,
     })
 }
 
@@ -207,6 +216,12 @@ pub fn bench_run_dir(dir: &Path, opts: &BenchOptions) -> Result<BenchReport> {
     r.compact_file_bytes = std::fs::metadata(dir.join(COMPACT_WEIGHTS))
         .ok()
         .map(|m| m.len());
+    if let Some(python) = &opts.onnxruntime_python {
+        // The baseline runs the ONNX exports of the same two models, written into the run.
+        let d = onnx::export_run(dir, onnx::Variant::Dense, None)?;
+        let c = onnx::export_run(dir, onnx::Variant::Compact, None)?;
+        r.onnxruntime = Some(bench_onnxruntime(python, &d.path, &c.path, opts, r.threads)?);
+    }
     Ok(r)
 }
 
@@ -228,23 +243,14 @@ fn human_bytes(b: f64) -> String {
 
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "{:>6} | {:>12} {:>12} | {:>12} {:>12} | {:>8}",
-            "batch", "dense ms", "compact ms", "dense img/s", "compact img/s", "speedup"
-        )?;
-        writeln!(f, "{}", "-".repeat(78))?;
-        for r in &self.rows {
-            writeln!(
-                f,
-                "{:>6} | {:>12.4} {:>12.4} | {:>12.0} {:>12.0} | {:>7.2}x",
-                r.batch,
-                r.dense.median_s * 1e3,
-                r.compact.median_s * 1e3,
-                r.dense.throughput,
-                r.compact.throughput,
-                r.speedup
-            )?;
+        match &self.onnxruntime {
+            Some(OrtOutcome::Measured(o)) => self.fmt_with_onnxruntime(f, o)?,
+            other => {
+                self.fmt_own_table(f)?;
+                if let Some(OrtOutcome::Skipped(why)) = other {
+                    writeln!(f, "onnxruntime baseline: skipped: {why}")?;
+                }
+            }
         }
         let ratio = self.dense_param_bytes as f64 / self.compact_param_bytes.max(1) as f64;
         writeln!(
@@ -276,6 +282,76 @@ impl std::fmt::Display for BenchReport {
                 l.dense_ms,
                 l.compact_ms,
                 l.dense_ms / l.compact_ms.max(1e-9)
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl BenchReport {
+    /// dtprune dense vs compact only (no onnxruntime baseline).
+    fn fmt_own_table(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{:>6} | {:>12} {:>12} | {:>12} {:>12} | {:>8}",
+            "batch", "dense ms", "compact ms", "dense img/s", "compact img/s", "speedup"
+        )?;
+        writeln!(f, "{}", "-".repeat(78))?;
+        for r in &self.rows {
+            writeln!(
+                f,
+                "{:>6} | {:>12.4} {:>12.4} | {:>12.0} {:>12.0} | {:>7.2}x",
+                r.batch,
+                r.dense.median_s * 1e3,
+                r.compact.median_s * 1e3,
+                r.dense.throughput,
+                r.compact.throughput,
+                r.speedup
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The four models side by side (median ms); the headline speedup is dtprune compact vs
+    /// onnxruntime dense, what a user of another pruning tool deploys.
+    fn fmt_with_onnxruntime(&self, f: &mut std::fmt::Formatter<'_>, o: &OrtBaseline) -> std::fmt::Result {
+        writeln!(
+            f,
+            "median ms per call (onnxruntime {}, {} intra-op threads; dtprune {} threads)",
+            o.version, o.threads, self.threads
+        )?;
+        writeln!(
+            f,
+            "{:>6} | {:>10} {:>10} | {:>10} {:>10} | {:>14} {:>14}",
+            "batch", "ort dense", "ort compact", "dense", "compact", "speedup vs ort", "vs own dense"
+        )?;
+        writeln!(f, "{}", "-".repeat(88))?;
+        for r in &self.rows {
+            let Some(ort) = o.rows.iter().find(|x| x.batch == r.batch) else { continue };
+            writeln!(
+                f,
+                "{:>6} | {:>10.4} {:>11.4} | {:>10.4} {:>10.4} | {:>13.2}x {:>13.2}x",
+                r.batch,
+                ort.dense.median_s * 1e3,
+                ort.compact.median_s * 1e3,
+                r.dense.median_s * 1e3,
+                r.compact.median_s * 1e3,
+                ort.dense.median_s / r.compact.median_s,
+                r.speedup
+            )?;
+        }
+        writeln!(f, "ranges (fastest-slowest sample, ms per call):")?;
+        for r in &self.rows {
+            let Some(ort) = o.rows.iter().find(|x| x.batch == r.batch) else { continue };
+            let rg = |t: &Timing| format!("{:.4}-{:.4}", t.min_s * 1e3, t.max_s * 1e3);
+            writeln!(
+                f,
+                "{:>6} | ort dense {} | ort compact {} | dense {} | compact {}",
+                r.batch,
+                rg(&ort.dense),
+                rg(&ort.compact),
+                rg(&r.dense),
+                rg(&r.compact)
             )?;
         }
         Ok(())

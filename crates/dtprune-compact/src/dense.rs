@@ -87,6 +87,52 @@ pub fn gemm(
     }
 }
 
+/// The two dense product kernels: the hand-written one below, and the `gemm` crate's
+/// (`packed_gemm.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmKernel {
+    Own,
+    Packed,
+}
+
+impl GemmKernel {
+    /// The kernel measured faster for this shape: the `gemm` crate's for every dense product
+    /// of the LeNets, at batch 1, 128 and 1000 (`examples/gemm_shapes.rs`, fastest of 31
+    /// samples: 1.2–9× faster, except LeNet-5's fc2 at batch 128, 10×128×500, where the two
+    /// are within noise). The hand-written kernel stays selectable to re-measure new shapes.
+    pub fn for_shape(m: usize, n: usize, k: usize) -> GemmKernel {
+        let _ = (m, n, k);
+        GemmKernel::Packed
+    }
+}
+
+/// [`gemm`] with a chosen kernel (for measuring one against the other).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_using(
+    kernel: GemmKernel,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: &mut [f32],
+    ldc: usize,
+    parallel: bool,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    assert!(
+        a.len() >= (m - 1) * lda + k
+            && b.len() >= (k - 1) * ldb + n
+            && c.len() >= (m - 1) * ldc + n
+    );
+    // SAFETY: bounds checked above; `c` is exclusively borrowed.
+    unsafe { gemm_raw_using(kernel, m, n, k, a, lda, b, ldb, SendPtr(c.as_mut_ptr()), ldc, parallel) }
+}
+
 /// As [`gemm`] with `C` given as a raw pointer.
 ///
 /// # Safety
@@ -94,6 +140,47 @@ pub fn gemm(
 /// accesses during the call; `a`, `b` must hold the `m×k` and `k×n` operands.
 #[allow(clippy::too_many_arguments)]
 pub(crate) unsafe fn gemm_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: SendPtr,
+    ldc: usize,
+    parallel: bool,
+) {
+    unsafe { gemm_raw_using(GemmKernel::for_shape(m, n, k), m, n, k, a, lda, b, ldb, c, ldc, parallel) }
+}
+
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw_using(
+    kernel: GemmKernel,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    c: SendPtr,
+    ldc: usize,
+    parallel: bool,
+) {
+    match kernel {
+        GemmKernel::Own => unsafe { own_gemm_raw(m, n, k, a, lda, b, ldb, c, ldc, parallel) },
+        GemmKernel::Packed => {
+            let threads = if parallel && m * n * k >= PARALLEL_MIN_WORK { rayon::current_num_threads() } else { 1 };
+            unsafe { crate::packed_gemm::gemm_acc(m, n, k, a, lda, b, ldb, c, ldc, threads) }
+        }
+    }
+}
+
+/// The hand-written kernel: MR×NR register tiles over MB×NB task tiles, blocked over K; a
+/// 32-lane dot product for a single column.
+#[allow(clippy::too_many_arguments)]
+unsafe fn own_gemm_raw(
     m: usize,
     n: usize,
     k: usize,
@@ -456,18 +543,22 @@ mod tests {
 
     #[test]
     fn gemm_matches_naive_on_ragged_sizes() {
-        for &(m, n, k) in &[(5, 17, 300), (70, 300, 33), (3, 1, 1000), (64, 2, 7)] {
+        for &(m, n, k) in &[(5, 17, 300), (70, 300, 33), (3, 1, 1000), (64, 2, 7), (300, 500, 784)] {
             let a: Vec<f32> = (0..m * k)
                 .map(|i| ((i * 7 % 13) as f32 - 6.0) / 7.0)
                 .collect();
             let b: Vec<f32> = (0..k * n)
                 .map(|i| ((i * 5 % 11) as f32 - 5.0) / 5.0)
                 .collect();
-            let mut c = vec![0f32; m * n];
-            gemm(m, n, k, &a, k, &b, n, &mut c, n, true);
             let r = naive(m, n, k, &a, &b);
-            for (x, y) in c.iter().zip(&r) {
-                assert!((x - y).abs() < 1e-3, "{m}x{n}x{k}: {x} vs {y}");
+            for kernel in [GemmKernel::Own, GemmKernel::Packed] {
+                for parallel in [false, true] {
+                    let mut c = vec![0f32; m * n];
+                    gemm_using(kernel, m, n, k, &a, k, &b, n, &mut c, n, parallel);
+                    for (x, y) in c.iter().zip(&r) {
+                        assert!((x - y).abs() < 1e-3, "{kernel:?} {m}x{n}x{k}: {x} vs {y}");
+                    }
+                }
             }
         }
     }

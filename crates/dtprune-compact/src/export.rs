@@ -302,21 +302,30 @@ fn read_csr(file: &SafetensorsFile, name: &str, rows: usize, cols: usize) -> Res
 /// `pixels` U8 `[N, ...input]`, `logits` F32 `[N, outputs]` computed by `net` from the pixels
 /// through the graph's preprocessing.
 pub fn write_reference(dir: &Path, net: &Network, pixels: &[u8], n: usize) -> Result<PathBuf> {
-    let logits = net.forward_u8(pixels, n)?;
-    let per = pixels.len() / n.max(1);
+    write_references(dir, &[("logits", net)], pixels, n)
+}
+
+/// [`write_reference`] with the logits of several networks on the same pixels, each under its
+/// own tensor name (`dtprune compact --reference` writes the compact model's `logits` and the
+/// masked-dense model's `dense_logits`, so either exported ONNX file can be checked).
+pub fn write_references(dir: &Path, nets: &[(&str, &Network)], pixels: &[u8], n: usize) -> Result<PathBuf> {
+    let Some((_, first)) = nets.first() else {
+        return Err(CompactError::Input("no network to write reference logits for".into()));
+    };
     let mut pshape = vec![n];
-    match net.input {
+    match first.input {
         crate::graph::Shape::Features(f) => pshape.push(f),
         crate::graph::Shape::Image { c, h, w } => pshape.extend([c, h, w]),
     }
-    debug_assert_eq!(per, net.input.numel());
-    let tensors = vec![
-        ("pixels".to_string(), OwnedTensor::u8(pshape, pixels)),
-        (
-            "logits".to_string(),
+    debug_assert_eq!(pixels.len(), n * first.input.numel());
+    let mut tensors = vec![("pixels".to_string(), OwnedTensor::u8(pshape, pixels))];
+    for (name, net) in nets {
+        let logits = net.forward_u8(pixels, n)?;
+        tensors.push((
+            name.to_string(),
             OwnedTensor::f32(vec![n, net.num_outputs()], &logits),
-        ),
-    ];
+        ));
+    }
     let path = dir.join(REFERENCE_FILE);
     write_safetensors(&path, &tensors, None)?;
     Ok(path)

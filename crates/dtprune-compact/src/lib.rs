@@ -11,7 +11,9 @@
 //! 3. [`network`] runs either model multi-threaded with the kernels of [`dense`] and [`sparse`];
 //! 4. [`export`] writes `compact.safetensors` + `compact.json`, readable without dtprune
 //!    (`tests/numpy_forward.py` proves it);
-//! 5. [`bench`] and [`inspect`] back `dtprune bench` and `dtprune inspect`.
+//! 5. [`onnx`] writes either model as an ONNX graph (`model.onnx`, `compact.onnx`) for
+//!    onnxruntime, the baseline `dtprune bench` measures against;
+//! 6. [`bench`] and [`inspect`] back `dtprune bench` and `dtprune inspect`.
 //!
 //! No Burn dependency: this crate is the deployment side.
 //!
@@ -34,6 +36,9 @@ pub mod graph;
 pub mod inspect;
 pub mod model;
 pub mod network;
+pub mod onnx;
+pub mod onnxruntime_bench;
+mod packed_gemm;
 pub mod pool;
 pub mod simd;
 pub mod sparse;
@@ -48,7 +53,8 @@ pub use compact::{
 };
 pub use error::{CompactError, Result};
 pub use export::{
-    compact_run_dir, export, load_compact, write_reference, CompactJson, ExportedFiles,
+    compact_run_dir, export, load_compact, write_reference, write_references, CompactJson,
+    ExportedFiles,
 };
 pub use graph::{Graph, Layer, Preprocess, Shape};
 pub use inspect::{inspect, InspectReport, TensorStats};

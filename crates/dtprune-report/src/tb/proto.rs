@@ -6,77 +6,9 @@
 //! `Value { string tag = 1; float simple_value = 2; HistogramProto histo = 5; }`,
 //! `HistogramProto { double min = 1; max = 2; num = 3; sum = 4; sum_squares = 5;
 //!  repeated double bucket_limit = 6 [packed]; repeated double bucket = 7 [packed]; }`.
-//! Encoding these by hand is ~60 lines and keeps prost/protoc out of the build.
+//! The wire encoding itself is `dtprune-protobuf`'s, shared with the ONNX writer.
 
-const VARINT: u32 = 0;
-const FIXED64: u32 = 1;
-const LEN: u32 = 2;
-const FIXED32: u32 = 5;
-
-/// A growable protobuf message buffer.
-#[derive(Debug, Default, Clone)]
-pub struct Msg(pub Vec<u8>);
-
-impl Msg {
-    pub fn new() -> Self {
-        Msg(Vec::new())
-    }
-
-    fn varint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.0.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
-    }
-
-    fn key(&mut self, field: u32, wire: u32) {
-        self.varint(((field << 3) | wire) as u64);
-    }
-
-    pub fn double(&mut self, field: u32, v: f64) -> &mut Self {
-        self.key(field, FIXED64);
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-
-    pub fn float(&mut self, field: u32, v: f32) -> &mut Self {
-        self.key(field, FIXED32);
-        self.0.extend_from_slice(&v.to_le_bytes());
-        self
-    }
-
-    /// int64 as a plain varint (negative numbers take 10 bytes, as protobuf specifies).
-    pub fn int64(&mut self, field: u32, v: i64) -> &mut Self {
-        self.key(field, VARINT);
-        self.varint(v as u64);
-        self
-    }
-
-    pub fn bytes(&mut self, field: u32, data: &[u8]) -> &mut Self {
-        self.key(field, LEN);
-        self.varint(data.len() as u64);
-        self.0.extend_from_slice(data);
-        self
-    }
-
-    pub fn string(&mut self, field: u32, s: &str) -> &mut Self {
-        self.bytes(field, s.as_bytes())
-    }
-
-    pub fn message(&mut self, field: u32, m: &Msg) -> &mut Self {
-        self.bytes(field, &m.0)
-    }
-
-    pub fn packed_doubles(&mut self, field: u32, vs: &[f64]) -> &mut Self {
-        self.key(field, LEN);
-        self.varint(vs.len() as u64 * 8);
-        for v in vs {
-            self.0.extend_from_slice(&v.to_le_bytes());
-        }
-        self
-    }
-}
+pub use dtprune_protobuf::Msg;
 
 /// Histogram in TensorFlow's representation: `bucket[i]` counts values in
 /// `(bucket_limit[i-1], bucket_limit[i]]`.
@@ -145,23 +77,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn varints() {
-        let mut m = Msg::new();
-        m.int64(1, 0);
-        assert_eq!(m.0, [0x08, 0x00]);
-        let mut m = Msg::new();
-        m.int64(2, 300); // 300 = 0b10_0101100 -> AC 02
-        assert_eq!(m.0, [0x10, 0xAC, 0x02]);
-        let mut m = Msg::new();
-        m.int64(1, -1); // ten bytes: nine 0xFF then 0x01
-        assert_eq!(m.0.len(), 11);
-        assert_eq!(
-            &m.0[1..],
-            &[0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01]
-        );
-    }
-
-    #[test]
     fn scalar_event_bytes() {
         let m = summary_event(1.0, 3, &[("a", Value::Scalar(0.5))]);
         #[rustfmt::skip]
@@ -183,15 +98,5 @@ mod tests {
         assert_eq!(&m.0[9..11], &[0x10, 0x00]);
         assert_eq!(&m.0[11..13], &[0x1A, 13]);
         assert_eq!(&m.0[13..], b"brain.Event:2");
-    }
-
-    #[test]
-    fn packed_doubles_bytes() {
-        let mut m = Msg::new();
-        m.packed_doubles(6, &[1.0, -2.0]);
-        // key 6<<3|2 = 0x32, length 16, then two little-endian doubles.
-        assert_eq!(&m.0[..2], &[0x32, 16]);
-        assert_eq!(&m.0[2..10], &1.0f64.to_le_bytes());
-        assert_eq!(&m.0[10..], &(-2.0f64).to_le_bytes());
     }
 }
