@@ -1,6 +1,7 @@
 //! `dtprune`: train with dynamic threshold pruning, compact, benchmark, inspect and report.
 
 mod progress;
+mod sweep;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -76,6 +77,9 @@ enum Command {
         #[arg(short, long, default_value = "report.html")]
         out: PathBuf,
     },
+    /// Grid / random search over config keys: trials in parallel (resumable) or as a job array,
+    /// one table, the accuracy-vs-compression Pareto front and the best config (`sweep --help`).
+    Sweep(sweep::SweepArgs),
 }
 
 #[derive(Subcommand)]
@@ -274,11 +278,17 @@ fn run(cli: Cli) -> Result<()> {
             print_sensitivity(&report);
             Ok(())
         }
+        Command::Report { runs, out } if runs.len() == 1 && sweep::is_sweep_folder(&runs[0]) => {
+            sweep::report(&runs[0], &out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
         Command::Report { runs, out } => {
             dtprune_report::render_report(&runs, &out)?;
             println!("wrote {}", out.display());
             Ok(())
         }
+        Command::Sweep(args) => sweep::run(args),
     }
 }
 

@@ -323,7 +323,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         t.write(dir.path(), Some(&runs[1].config_text)).unwrap();
         let back = SweepTable::load(dir.path()).unwrap();
-        assert_eq!(back, t, "trials.json round-trips");
+        // serde_json's default float parser may be one ulp off (its exact one, `float_roundtrip`,
+        // would rebuild Burn's dependency tree); the file itself holds the shortest exact text.
+        assert_eq!(back.best, t.best);
+        for (a, b) in back.trials.iter().zip(&t.trials) {
+            assert_eq!((&a.id, &a.values, a.on_front), (&b.id, &b.values, b.on_front));
+            assert!((a.metrics.sparsity - b.metrics.sparsity).abs() <= 2.0 * f64::EPSILON, "{a:?} vs {b:?}");
+        }
+        assert!(std::fs::read_to_string(dir.path().join(TRIALS_JSON)).unwrap().contains("\"sparsity\": 0.9333333333333333"));
         let best = std::fs::read_to_string(dir.path().join(BEST_TOML)).unwrap();
         assert!(best.starts_with("# The best trial of a dtprune sweep: trial 0001"));
         let config: toml::Table = best.parse().unwrap();

@@ -52,6 +52,9 @@ pub trait ModelRunner: Sync {
     fn train(&self, cfg: &ExperimentConfig, splits: &ImageSplits, out: &Path, observer: &mut dyn TrainObserver) -> Result<Summary, TrainError>;
     fn evaluate(&self, info: InputInfo, run: &RunFiles, data: &Prepared) -> Result<Evaluation, TrainError>;
     fn sensitivity(&self, info: InputInfo, run: &RunFiles, val: &Prepared, levels: &[f64]) -> Result<(f64, Vec<SensitivityRow>), TrainError>;
+    /// [`ImageClassifier::REPLICAS`]: the shard count (threads per step) of a run whose config
+    /// leaves `replicas` unset. `dtprune sweep` sizes its parallel trials by it.
+    fn default_replicas(&self) -> usize;
 }
 
 /// [`ModelRunner`] for the model type `M`.
@@ -70,6 +73,10 @@ impl<M: ImageClassifier> ModelRunner for Runner<M> {
 
     fn sensitivity(&self, info: InputInfo, run: &RunFiles, val: &Prepared, levels: &[f64]) -> Result<(f64, Vec<SensitivityRow>), TrainError> {
         crate::sensitivity::measure::<M>(info, run, val, levels)
+    }
+
+    fn default_replicas(&self) -> usize {
+        M::REPLICAS
     }
 }
 
