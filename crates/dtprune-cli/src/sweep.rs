@@ -159,6 +159,10 @@ fn sweep(a: RunArgs) -> Result<()> {
         .collect();
     let (done, todo): (Vec<&Job>, Vec<&Job>) = all.iter().partition(|j| runner::is_finished(&j.dir));
     let todo: Vec<Job> = todo.into_iter().cloned().collect();
+    if a.emit_jobs && todo.is_empty() {
+        println!("all {} runs of {} are finished: no jobs to emit; dtprune sweep collect {} -o {}", all.len(), out.display(), out.display(), out.display());
+        return Ok(());
+    }
     if a.emit_jobs {
         let (txt, sbatch) = jobs::emit(&out, &exe, &todo, replicas)?;
         println!("{} runs to do ({} of {} already finished)", todo.len(), done.len(), all.len());

@@ -225,6 +225,14 @@ fn emitted_job_array_runs_through_a_stub_sbatch_and_collects() {
     for id in ["0000", "0001"] {
         assert!(out.join("trials").join(id).join("summary.json").is_file(), "array task for {id} did not train");
     }
+    // The array tasks had one rayon thread each (SLURM_CPUS_PER_TASK=1); the machine's default
+    // pool gives the same numbers, so the thread count the sweep picks never changes a result.
+    let rerun = tmp.path().join("rerun");
+    run_ok(&["train", "--config", s(&out.join("configs/0001.toml")), "--out", s(&rerun), "--quiet", "--no-compact"]);
+    let (a, b) = (read_json(&rerun.join("summary.json")), read_json(&out.join("trials/0001/summary.json")));
+    for key in ["val_accuracy", "test_accuracy", "test_loss", "prunable_nonzero"] {
+        assert_eq!(a[key], b[key], "`{key}`: 1 rayon thread vs the default pool");
+    }
     // A line run again skips its finished trial.
     let again = Command::new("bash").arg("-c").arg(&lines[0]).output().unwrap();
     assert!(String::from_utf8_lossy(&again.stdout).contains("already finished"), "{again:?}");
