@@ -78,7 +78,7 @@ enum Command {
         out: PathBuf,
     },
     /// Grid / random search over config keys: trials in parallel (resumable) or as a job array,
-    /// one table, the accuracy-vs-compression Pareto front and the best config (`sweep --help`).
+    /// one table, the accuracy-vs-compression Pareto front and the best config.
     Sweep(sweep::SweepArgs),
 }
 

@@ -176,12 +176,12 @@ fn apply(base: &toml::Table, locations: &[Location], a: &Assignment) -> Result<E
         }
     }
     let described = a.iter().map(|(k, v)| format!("{k} = {}", value_text(v))).collect::<Vec<_>>().join(", ");
-    let c = ExperimentConfig::deserialize(toml::Value::Table(t)).map_err(|e| anyhow::anyhow!("{described}: {}", e.to_string().trim()))?;
+    let c = ExperimentConfig::deserialize(toml::Value::Table(t)).map_err(|e| anyhow::anyhow!("{described}: {}", e.to_string().trim().replace('\n', " ")))?;
     if let Err(e) = c.validate() {
         // A plain key the config file does not have was taken for a policy parameter; if the
         // policy refuses it, say both.
         let message = e.to_string();
-        let guessed = locations.iter().zip(a).find(|(loc, (key, _))| matches!(loc, Location::PolicyParam(p) if p == key && !key.contains('.')) && message.contains(key.as_str()));
+        let guessed = locations.iter().zip(a).find(|(loc, (key, _))| matches!(loc, Location::PolicyParam(p) if p == key && !key.contains('.')) && message.contains(&format!("unknown parameter `{key}`")));
         if let Some((_, (key, _))) = guessed {
             bail!("`{key}` is not a config key, and policy `{}` refuses it: {message}", c.policy.name);
         }
@@ -315,6 +315,8 @@ mod tests {
         let e = |g: &[&str]| format!("{:#}", plan(g).unwrap_err());
         let m = e(&["epochs=2,0"]);
         assert!(m.contains("trial 0001 (epochs=0)") && m.contains("epochs = 0 is out of range"), "{m}");
+        let m = e(&["budget=2"]);
+        assert!(m.contains("trial 0000 (budget=2)") && m.contains("out of range") && !m.contains("not a config key"), "{m}");
         let m = e(&["epochs=2.5"]);
         assert!(m.contains("epochs = 2.5") && m.contains("invalid type"), "{m}");
         let m = e(&["epochz=3"]);
