@@ -4,6 +4,7 @@ mod export;
 mod models;
 mod progress;
 mod prune_weights;
+mod sweep;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -100,6 +101,9 @@ enum Command {
         #[arg(short, long, default_value = "report.html")]
         out: PathBuf,
     },
+    /// Grid / random search over config keys: trials in parallel (resumable) or as a job array,
+    /// one table, the accuracy-vs-compression Pareto front and the best config.
+    Sweep(sweep::SweepArgs),
 }
 
 #[derive(Subcommand)]
@@ -317,11 +321,17 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::PruneWeights(args) => prune_weights::run(args),
+        Command::Report { runs, out } if runs.len() == 1 && sweep::is_sweep_folder(&runs[0]) => {
+            sweep::report(&runs[0], &out)?;
+            println!("wrote {}", out.display());
+            Ok(())
+        }
         Command::Report { runs, out } => {
             dtprune_report::render_report(&runs, &out)?;
             println!("wrote {}", out.display());
             Ok(())
         }
+        Command::Sweep(args) => sweep::run(args),
     }
 }
 

@@ -92,7 +92,7 @@ fn num(v: Option<f64>) -> String {
     v.map(|x| x.to_string()).unwrap_or_default()
 }
 
-fn write_row(out: &mut String, cells: impl Iterator<Item = String>) {
+pub(crate) fn write_row(out: &mut String, cells: impl Iterator<Item = String>) {
     let mut first = true;
     for c in cells {
         if !first {
@@ -105,7 +105,7 @@ fn write_row(out: &mut String, cells: impl Iterator<Item = String>) {
 }
 
 /// RFC 4180 quoting, needed only if a tensor name holds a comma, quote or newline.
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

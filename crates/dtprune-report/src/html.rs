@@ -541,7 +541,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-const CSS: &str = r#"
+pub(crate) const CSS: &str = r#"
 :root { --fg:#1d2329; --muted:#5f6b76; --line:#d8dee4; --bg:#ffffff; --head:#f3f5f7; --accent:#1f77b4; }
 * { box-sizing: border-box; }
 body { margin: 0; padding: 24px 32px 40px; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; color: var(--fg); background: var(--bg); }

@@ -4,13 +4,15 @@
 //! - [`tb`]: TensorBoard event files (live [`tb::EventWriter`], or [`tb::tb_from_history`]);
 //! - [`csv`]: `metrics.csv`, one row per epoch;
 //! - [`plots`]: PNG/SVG plots with plotters and an embedded font;
-//! - [`html`]: one self-contained HTML report for one or more runs ([`render_report`]).
+//! - [`html`]: one self-contained HTML report for one or more runs ([`render_report`]);
+//! - [`sweep`]: search spaces, trial tables, the Pareto front and the sweep page.
 
 pub mod csv;
 pub mod error;
 pub mod history;
 pub mod html;
 pub mod plots;
+pub mod sweep;
 pub mod tb;
 
 pub use crate::csv::{metrics_csv, write_metrics_csv, write_run_metrics_csv};

@@ -51,6 +51,8 @@ pub enum Plot<'a> {
     /// Validation accuracy vs pruning level, one curve per tensor pruned alone, with the
     /// unpruned baseline and the accuracy budget as dashed lines (`dtprune sensitivity`).
     Sensitivity(&'a Sensitivity),
+    /// A sweep's trials, Pareto front, best trial and baselines, accuracy vs sparsity.
+    Front(&'a crate::sweep::FrontPlot),
 }
 
 /// Input of [`Plot::Sensitivity`]: each prunable tensor pruned alone to several levels.
@@ -81,6 +83,7 @@ impl Plot<'_> {
             Plot::Sparsity(_) => "sparsity",
             Plot::Tradeoff(_) => "tradeoff",
             Plot::Sensitivity(_) => "sensitivity",
+            Plot::Front(_) => "front",
         }
     }
 
@@ -103,6 +106,7 @@ impl Plot<'_> {
             Plot::Sparsity(run) => draw_sparsity(root, run),
             Plot::Tradeoff(runs) => draw_tradeoff(root, runs),
             Plot::Sensitivity(s) => draw_sensitivity(root, s),
+            Plot::Front(f) => crate::sweep::plot::draw_front(root, f),
         }?;
         root.present()?;
         Ok(())
@@ -200,30 +204,33 @@ const PALETTE: [RGBColor; 10] = [
 const PRUNE_COLOR: RGBColor = RGBColor(255, 160, 60);
 const ROLLBACK_COLOR: RGBColor = RGBColor(200, 30, 30);
 
-fn color(i: usize) -> RGBColor {
+pub(crate) fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }
 
-struct Series {
-    label: String,
-    points: Vec<(f64, f64)>,
-    color: RGBColor,
-    width: u32,
-    markers: bool,
+pub(crate) struct Series {
+    pub(crate) label: String,
+    pub(crate) points: Vec<(f64, f64)>,
+    pub(crate) color: RGBColor,
+    pub(crate) width: u32,
+    pub(crate) markers: bool,
+    /// Join the points with a line (false: a scatter of markers).
+    pub(crate) line: bool,
     /// Draw this point as a large marker (the final epoch of a trade-off curve).
-    highlight: Option<(f64, f64)>,
+    pub(crate) highlight: Option<(f64, f64)>,
     /// Dashed reference line (baseline, budget) instead of a data curve.
-    dashed: bool,
+    pub(crate) dashed: bool,
 }
 
 impl Series {
-    fn line(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
+    pub(crate) fn line(label: impl Into<String>, points: Vec<(f64, f64)>, color: RGBColor) -> Self {
         Series {
             label: label.into(),
             points,
             color,
             width: 2,
             markers: true,
+            line: true,
             highlight: None,
             dashed: false,
         }
@@ -231,26 +238,26 @@ impl Series {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Mark {
+pub(crate) enum Mark {
     Prune,
     Rollback,
 }
 
-struct Panel<'a> {
-    caption: String,
-    x_desc: &'a str,
-    y_desc: &'a str,
-    x_range: Range<f64>,
+pub(crate) struct Panel<'a> {
+    pub(crate) caption: String,
+    pub(crate) x_desc: &'a str,
+    pub(crate) y_desc: &'a str,
+    pub(crate) x_range: Range<f64>,
     /// Epoch axis: label integer ticks only.
-    integer_x: bool,
-    series: Vec<Series>,
-    marks: &'a [(f64, Mark)],
-    legend_pos: SeriesLabelPosition,
-    log_y: bool,
+    pub(crate) integer_x: bool,
+    pub(crate) series: Vec<Series>,
+    pub(crate) marks: &'a [(f64, Mark)],
+    pub(crate) legend_pos: SeriesLabelPosition,
+    pub(crate) log_y: bool,
     /// Clamp the automatic y range into this interval (e.g. [0, 1] for fractions).
-    y_clamp: Option<(f64, f64)>,
+    pub(crate) y_clamp: Option<(f64, f64)>,
     /// Shown in the middle of the panel when there is nothing to draw.
-    empty_message: &'a str,
+    pub(crate) empty_message: &'a str,
 }
 
 fn draw_metrics<DB>(root: &DrawingArea<DB, Shift>, run: &Run) -> Result<(), Box<dyn Error>>
@@ -552,7 +559,7 @@ fn y_range(panel: &Panel<'_>) -> Range<f64> {
     a..b
 }
 
-fn draw_panel<DB>(area: &DrawingArea<DB, Shift>, panel: &Panel<'_>) -> Result<(), Box<dyn Error>>
+pub(crate) fn draw_panel<DB>(area: &DrawingArea<DB, Shift>, panel: &Panel<'_>) -> Result<(), Box<dyn Error>>
 where
     DB: DrawingBackend,
     DB::ErrorType: 'static,
@@ -673,10 +680,9 @@ where
                 c.stroke_width(s.width),
             ))?
         } else {
-            chart.draw_series(LineSeries::new(
-                s.points.iter().copied(),
-                c.stroke_width(s.width),
-            ))?
+            // A scatter still needs an (empty) series to carry its legend entry.
+            let points = s.points.iter().copied().filter(|_| s.line);
+            chart.draw_series(LineSeries::new(points, c.stroke_width(s.width)))?
         };
         ann.label(s.label.clone()).legend(move |(lx, ly)| {
             PathElement::new(vec![(lx, ly), (lx + 18, ly)], c.stroke_width(3))
