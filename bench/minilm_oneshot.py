@@ -9,7 +9,8 @@ sentence-transformers (offline), embed the 3,000 sentiment sentences
   2,000-sentence split and tested on the other 1,000, next to the dense model's probe,
 - the sparsity actually reached over the pruned tensors (dtprune's report).
 
-Policies: `oneshot` per tensor (-P scope=tensor, the prune-weights default), `oneshot` with one
+Policies: `oneshot` per tensor (-P scope=tensor, the prune-weights default; `encoder`: the same
+on the encoder's 36 Linear weights only, embeddings and pooler left dense), `oneshot` with one
 global threshold (-P scope=global), and `distribution` (tau = mean|w| + c*std|w| per tensor,
 target_sparsity=0) with c bisected until the overall sparsity over the pruned tensors is the
 level (the tensors then differ in sparsity: that is the policy).
@@ -40,6 +41,9 @@ from sklearn.model_selection import train_test_split
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "datasets"
 MODEL_CFG = SHARED / "models" / "all-MiniLM-L6-v2"
+
+
+ENCODER = ("--include", "encoder.layer.*.weight", "--exclude", "*LayerNorm*")
 
 
 def sentences():
@@ -84,8 +88,8 @@ def probe(emb, labels, train_idx, test_idx):
     return clf.score(emb[test_idx], labels[test_idx])
 
 
-def prune(dtprune, weights, out, report, policy, params):
-    cmd = [dtprune, "prune-weights", str(weights), "-o", str(out), "--policy", policy, "--report", str(report), "--quiet"]
+def prune(dtprune, weights, out, report, policy, params, select=()):
+    cmd = [dtprune, "prune-weights", str(weights), "-o", str(out), "--policy", policy, "--report", str(report), "--quiet", *select]
     for k, v in params.items():
         cmd += ["-P", f"{k}={v}"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
@@ -111,7 +115,7 @@ def main():
     ap.add_argument("--weights", required=True, type=Path)
     ap.add_argument("--work", default="/tmp/minilm-bench", type=Path)
     ap.add_argument("--levels", default="0.3,0.5,0.7,0.9")
-    ap.add_argument("--variants", default="tensor,distribution,global", help="which of: tensor, distribution, global (in this order)")
+    ap.add_argument("--variants", default="tensor,distribution,global", help="which of: tensor, encoder, distribution, global (in this order)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     a.work.mkdir(parents=True, exist_ok=True)
@@ -137,6 +141,9 @@ def main():
         for v in a.variants.split(","):
             if v == "tensor":
                 variants.append(("oneshot (per tensor)", "oneshot", {"sparsity": level, "scope": "tensor"}))
+            elif v == "encoder":
+                # the encoder's Linear weights only: embeddings, pooler and LayerNorms stay dense
+                variants.append(("oneshot (per tensor), encoder only", "oneshot", {"sparsity": level, "scope": "tensor"}, ENCODER))
             elif v == "global":
                 variants.append(("oneshot (global)", "oneshot", {"sparsity": level, "scope": "global"}))
             elif v == "distribution":
@@ -144,9 +151,9 @@ def main():
                 variants.append((f"distribution (c = {c:+.3f})", "distribution", {"c": c, "target_sparsity": 0}))
             else:
                 raise SystemExit(f"unknown variant {v}")
-        for label, policy, params in variants:
+        for label, policy, params, *select in variants:
             out = a.work / "pruned.safetensors"
-            r = prune(a.dtprune, a.weights, out, a.work / "report.json", policy, params)
+            r = prune(a.dtprune, a.weights, out, a.work / "report.json", policy, params, *select)
             emb = embed(model_dir(a.work, "pruned", out), texts)
             cos = float(np.mean(np.sum(emb * dense, axis=1)))
             acc = probe(emb, labels, train_idx, test_idx)
