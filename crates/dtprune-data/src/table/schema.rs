@@ -198,7 +198,10 @@ fn numeric_values(table: &RawTable, column: usize, name: &str) -> LoadResult<Vec
                     LoadError::bad_line(
                         &table.path,
                         line,
-                        format!("column `{name}`: `{}` is not a number", r[column]),
+                        format!(
+                        "column `{name}`: `{}` is not a number (list the column in -D categorical or -D ignore if it is not numeric)",
+                        r[column]
+                    ),
                     )
                 })
         })
@@ -258,7 +261,12 @@ mod tests {
     fn errors_name_file_line_and_column() {
         let train = table("train.csv", &[["1", "red", "a"], ["x1", "red", "b"]]);
         let e = TableSchema::fit(&train, &roles()).unwrap_err().to_string();
-        assert_eq!(e, "train.csv:3: column `x`: `x1` is not a number");
+        assert!(
+            e.starts_with(
+                "train.csv:3: column `x`: `x1` is not a number (list the column in -D categorical"
+            ),
+            "{e}"
+        );
         let train = table("train.csv", &[["1", "red", "a"], ["2", "red", "b"]]);
         let s = TableSchema::fit(&train, &roles()).unwrap();
         let e = s

@@ -22,7 +22,7 @@ pub const TEXT_OPTIONS: &[OptionSpec] = &[
         name: "vocab_size",
         kind: OptionKind::Int { min: 10, max: 1_000_000 },
         default: "8000",
-        help: "size of a trained vocabulary, special tokens included",
+        help: "size of a trained vocabulary, special tokens included (every character of the training text is kept even past it)",
     },
     OptionSpec {
         name: "min_frequency",
