@@ -71,8 +71,8 @@ fn grey_tree(root: &Path, per_class: usize) {
     }
 }
 
-fn train_tree(tree: &Path, out: &Path, cache: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["train", "--model", "lenet300", "--dataset", "image-folder", "--data-dir", tree.to_str().unwrap()];
+fn train_tree(model: &str, tree: &Path, out: &Path, cache: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["train", "--model", model, "--dataset", "image-folder", "--data-dir", tree.to_str().unwrap()];
     args.extend_from_slice(&["--epochs", "1", "--val-size", "30", "--quiet", "--no-compact", "--out", out.to_str().unwrap()]);
     args.extend_from_slice(extra);
     dtprune().env("DTPRUNE_CACHE_DIR", cache).args(&args).output().unwrap()
@@ -85,7 +85,7 @@ fn grey_and_colour_image_folders_train_end_to_end() {
     let grey = tmp.path().join("grey");
     grey_tree(&grey, 60);
     let run = tmp.path().join("grey-run");
-    let out = train_tree(&grey, &run, &cache, &[]);
+    let out = train_tree("lenet300", &grey, &run, &cache, &[]);
     assert!(out.status.success(), "{}", show(&[], &out));
     let s = read_json(&run.join("summary.json"));
     assert_eq!(s["dataset"], "image-folder");
@@ -113,7 +113,7 @@ fn grey_and_colour_image_folders_train_end_to_end() {
         }
     }
     let run = tmp.path().join("colour-run");
-    let out = train_tree(&colour, &run, &cache, &["--model", "lenet5", "--augment-crop", "2", "--augment-flip"]);
+    let out = train_tree("lenet5", &colour, &run, &cache, &["--augment-crop", "2", "--augment-flip"]);
     assert!(out.status.success(), "{}", show(&[], &out));
     let cfg = dtprune_train::ExperimentConfig::from_toml_file(&run.join("config.toml")).unwrap();
     assert_eq!(cfg.normalize.unwrap().mean.len(), 3);
@@ -130,7 +130,7 @@ fn bad_image_folders_name_the_file() {
     grey_tree(&tree, 3);
     let run = tmp.path().join("run");
     let fail = |what: &str| {
-        let out = train_tree(&tree, &run, &cache, &[]);
+        let out = train_tree("lenet300", &tree, &run, &cache, &[]);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert_eq!(out.status.code(), Some(1), "{what}: {}", show(&[], &out));
         assert!(!stderr.contains("panicked"), "{what}: {stderr}");

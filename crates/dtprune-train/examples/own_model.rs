@@ -57,6 +57,8 @@ pub fn train_tiny_mlp(out: &std::path::Path, epochs: usize, train_limit: usize) 
     model.params.insert("width".into(), toml::Value::Integer(64));
     let mut policy = PolicyConfig { name: "gmp".into(), params: Default::default() };
     policy.params.insert("final_sparsity".into(), toml::Value::Float(0.9));
+    // Prune every 5 steps (the default 100 is more steps than a small run has).
+    policy.params.insert("frequency".into(), toml::Value::Integer(5));
     let cfg = ExperimentConfig { model, epochs, train_limit, val_size: 1000, test_limit: 2000, policy, ..Default::default() };
     dtprune_train::run::train_config(&cfg, out, &mut dtprune_train::trainer::Silent)
 }
