@@ -1,6 +1,6 @@
 //! The plan of a sweep: every trial's config, built from the base config and the trial's
 //! assignment through the same path `dtprune train --config` takes (TOML deserialisation with
-//! unknown keys refused, then `ExperimentConfig::validate`, which also builds the policy and
+//! unknown keys refused, then `Experiment::resolve`, which also builds the policy and
 //! checks its parameters), all before any trial starts.
 //!
 //! Keys: `policy` is the policy name; `policy.NAME` a policy parameter; `rollback.NAME` a key of
@@ -111,7 +111,7 @@ pub fn load_base(path: Option<&Path>) -> Result<ExperimentConfig> {
         Some(p) => ExperimentConfig::from_toml_file(p)?,
         None => ExperimentConfig::default(),
     };
-    c.validate().with_context(|| format!("base config {}", path.map_or("(defaults)".into(), |p| p.display().to_string())))?;
+    checked(&c).with_context(|| format!("base config {}", path.map_or("(defaults)".into(), |p| p.display().to_string())))?;
     if let Some(d) = c.data_dir.as_mut().filter(|d| d.is_relative()) {
         *d = std::env::current_dir().context("current directory")?.join(&*d);
     }
@@ -177,7 +177,7 @@ fn apply(base: &toml::Table, locations: &[Location], a: &Assignment) -> Result<E
     }
     let described = a.iter().map(|(k, v)| format!("{k} = {}", value_text(v))).collect::<Vec<_>>().join(", ");
     let c = ExperimentConfig::deserialize(toml::Value::Table(t)).map_err(|e| anyhow::anyhow!("{described}: {}", e.to_string().trim().replace('\n', " ")))?;
-    if let Err(e) = c.validate() {
+    if let Err(e) = checked(&c) {
         // A plain key the config file does not have was taken for a policy parameter; if the
         // policy refuses it, say both.
         let message = e.to_string();
@@ -234,7 +234,7 @@ pub fn build_baselines(base: &ExperimentConfig, trials: &[Trial], given: &[f64])
             c.policy.name = policy.into();
             c.policy.params = [(param.to_string(), toml::Value::Float(s))].into();
             let id = format!("{policy}-{s}");
-            c.validate().with_context(|| format!("baseline {id}"))?;
+            checked(&c).with_context(|| format!("baseline {id}"))?;
             out.push(Trial { id, label: format!("policy={policy} {param}={s}"), config: c.to_toml() });
         }
     }
@@ -274,6 +274,12 @@ pub fn load_plan(dir: &Path) -> Result<Option<Plan>> {
     }
     let text = std::fs::read_to_string(&path).with_context(|| format!("read {}", path.display()))?;
     Ok(Some(serde_json::from_str(&text).with_context(|| format!("{} is not a sweep plan", path.display()))?))
+}
+
+/// What `dtprune train` checks before it starts (ranges, model and its parameters, data set,
+/// policy and its parameters), without loading any data.
+fn checked(c: &ExperimentConfig) -> Result<(), dtprune_train::TrainError> {
+    dtprune_train::experiment::Experiment::resolve(c).map(drop)
 }
 
 #[cfg(test)]
