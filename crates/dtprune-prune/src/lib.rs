@@ -17,7 +17,7 @@ pub mod params;
 pub mod policy;
 pub mod stats;
 
-pub use engine::{EventKind, Outcome, PrunableSpec, PruneEvent, PruningEngine, RollbackConfig, RunMetrics};
+pub use engine::{EngineSnapshot, EventKind, Outcome, PrunableSpec, PruneEvent, PruningEngine, RollbackConfig, RunMetrics};
 pub use error::PruneError;
 pub use mask::Mask;
 pub use policy::{Decision, Observation, TensorDecision, TensorView, ThresholdPolicy};
