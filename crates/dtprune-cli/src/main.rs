@@ -1,6 +1,7 @@
 //! `dtprune`: train with dynamic threshold pruning, compact, benchmark, inspect and report.
 
 mod progress;
+mod run_folder;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -99,6 +100,10 @@ enum BenchCommand {
 
 #[derive(Args, Default)]
 struct TrainArgs {
+    /// Continue the run in DIR where it stopped (its config.toml and checkpoint): the result is
+    /// bit-identical to a run that was never interrupted.
+    #[arg(long, value_name = "DIR", conflicts_with_all = RESUME_CONFLICTS)]
+    resume: Option<PathBuf>,
     /// Experiment config (TOML); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -173,6 +178,13 @@ struct TrainArgs {
     #[arg(long)]
     json: bool,
 }
+
+/// Flags that would change a run: `--resume` takes them all from the run's config.toml.
+const RESUME_CONFLICTS: [&str; 24] = [
+    "config", "model", "dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "lr_decay", "seed",
+    "val_size", "train_limit", "test_limit", "policy", "monitor_every", "replicas", "prune_only", "policy_params", "rollback_tolerance",
+    "no_rollback", "out", "overwrite",
+];
 
 /// mimalloc returns freed memory to the OS 10 ms after it becomes free (`purge_delay`); Burn/Flex
 /// frees and reallocates multi-megabyte activation and im2col buffers every training step, so
@@ -385,14 +397,25 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
 }
 
 fn train(a: TrainArgs) -> Result<()> {
-    let cfg = resolve_config(&a)?;
-    let out = a.out.clone().unwrap_or_else(|| {
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        PathBuf::from("runs").join(format!("{}-{}-{stamp}", cfg.model, cfg.policy.name.replace('+', "_")))
-    });
-    if out.join("summary.json").exists() && !a.overwrite {
-        bail!("{} already holds a finished run; choose another --out or pass --overwrite", out.display());
-    }
+    // Held until the end: one writer per run folder.
+    let (cfg, out, _lock) = match &a.resume {
+        Some(dir) => {
+            let (cfg, lock) = run_folder::open_resume(dir)?;
+            (cfg, dir.clone(), lock)
+        }
+        None => {
+            let cfg = resolve_config(&a)?;
+            let out = a.out.clone().unwrap_or_else(|| {
+                let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                PathBuf::from("runs").join(format!("{}-{}-{stamp}", cfg.model, cfg.policy.name.replace('+', "_")))
+            });
+            if out.join("summary.json").exists() && !a.overwrite {
+                bail!("{} already holds a finished run; choose another --out or pass --overwrite", out.display());
+            }
+            let lock = run_folder::open_fresh(&out, a.overwrite)?;
+            (cfg, out, lock)
+        }
+    };
     let mode = if a.json {
         progress::Mode::Json
     } else if a.quiet {
@@ -400,6 +423,7 @@ fn train(a: TrainArgs) -> Result<()> {
     } else {
         progress::Mode::Human
     };
+    run_folder::stop_on_signals()?;
     let mut observer = progress::Progress::new(mode, &out)?;
     let summary = dtprune_train::run::train_config(&cfg, &out, &mut observer)?;
     observer.finish();

@@ -6,8 +6,10 @@
 //! finished run ([`sensitivity`]). The pruning decisions themselves come
 //! from the framework-free `dtprune-prune`.
 
+pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod divergence;
 pub mod export;
 pub mod graph;
 pub mod io;
@@ -20,6 +22,8 @@ pub mod params;
 pub mod platform;
 pub mod run;
 pub mod sensitivity;
+pub mod stop;
+pub mod test_hook;
 pub mod trainer;
 
 pub use config::ExperimentConfig;
@@ -53,8 +57,19 @@ pub enum TrainError {
     Data(#[from] dtprune_data::DataError),
     #[error(transparent)]
     Prune(#[from] dtprune_prune::PruneError),
-    #[error("training diverged: loss is {loss} at epoch {epoch}, step {step}; lower the learning rate")]
-    Diverged { epoch: usize, step: usize, loss: f64 },
+    /// Non-finite values in a step, still there after the bounded number of returns to the last
+    /// good state with a lower learning rate ([`divergence`]).
+    #[error("training diverged at epoch {epoch}, step {step}: {what}; {retries} returns to the last good state with a 10x lower learning rate (down to {lr}) did not help; lower --lr")]
+    Diverged { epoch: usize, step: usize, what: String, retries: usize, lr: f64 },
+    /// A finite loss explosion at an epoch end ([`divergence::explosion`]).
+    #[error("training exploded at epoch {epoch}: {message}. Nothing was pruned or saved as a model; the run folder keeps its config and the history of the epochs before")]
+    Exploded { epoch: usize, message: String },
+    /// A stop was requested (Ctrl-C); the checkpoint holds everything up to `step`.
+    #[error("interrupted after step {step} (epoch {epoch}); the run is saved in {} — continue it with `dtprune train --resume {}`", dir.display(), dir.display())]
+    Interrupted { dir: PathBuf, epoch: usize, step: usize },
+    /// A checkpoint that cannot be resumed from (another config, version or kernel set).
+    #[error("{path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
     #[error("{path}: not a valid safetensors file: {message}")]
     Safetensors { path: PathBuf, message: String },
     #[error("{path}: tensor `{tensor}`: {message}")]

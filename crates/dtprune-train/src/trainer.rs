@@ -3,7 +3,10 @@
 //! decide the next, record everything, and at the end evaluate once on the test set and write
 //! the run directory.
 
+use crate::checkpoint::{Checkpoint, EpochProgress, LoopState, CHECKPOINT_FILE};
 use crate::config::ExperimentConfig;
+use crate::divergence::{self, NonFinite};
+use crate::test_hook;
 use crate::data::{Prepared, SplitMix64};
 use crate::export::{module_tensors, save_safetensors, NamedTensors};
 use crate::graph::MNIST_PREPROCESS;
@@ -170,77 +173,80 @@ pub fn train<M: ImageClassifier>(
 
     let batches = train.len().div_ceil(cfg.batch_size);
     observer.on_start(cfg.epochs, batches);
-    let mut rng = SplitMix64(cfg.seed);
-    let mut lr = cfg.lr;
-    let mut step = 0usize;
-    let mut best_val = 0f64;
-    let mut history: Vec<EpochRecord> = Vec::new();
-    let mut step_records: Vec<StepRecord> = Vec::new();
-    let (mut train_seconds, mut prune_seconds) = (0f64, 0f64);
-
-    // A pruning point before training (epoch 0), for policies that prune the initial weights
-    // (`oneshot` with `at_epoch = 0`); its events are reported with epoch 1.
-    let mut carried_events = {
-        let v = evaluate(&model, &val, &device);
-        let metrics = RunMetrics {
-            epoch: 0,
-            epochs: cfg.epochs,
-            step: 0,
-            steps_per_epoch: batches,
-            train_loss: f64::NAN,
-            val_loss: v.loss,
-            val_accuracy: v.accuracy,
-            best_val_accuracy: v.accuracy,
-        };
-        let mut values = host_values(&model, &prunable, &optim);
-        let outcome = engine.on_epoch_end(metrics, &mut values);
-        if outcome.changed {
-            model = write_back(model, &prunable, &engine, &mut optim, &values);
+    // Exact resume: a checkpoint in `out` (written for this config) is where the run goes on;
+    // it is also the last good state a diverging step returns to.
+    let config_text = cfg.to_toml();
+    let checkpoint_path = out.join(CHECKPOINT_FILE);
+    let mut last_good = match Checkpoint::read(out, &config_text)? {
+        Some(ckpt) => {
+            model = ckpt.restore(&checkpoint_path, model, &mut optim, &mut engine)?;
+            tracing::info!("{}: resuming after epoch {}", checkpoint_path.display(), ckpt.state.epoch);
+            ckpt
         }
-        outcome.events
+        None => {
+            let state;
+            (model, state) = initial_pruning_point(model, cfg, batches, &val, &device, &prunable, &mut engine, &mut optim);
+            Checkpoint::capture(&model, &optim, &engine, state)
+        }
     };
+    let mut st = last_good.state.clone();
 
-    for epoch in 1..=cfg.epochs {
+    while st.epoch < cfg.epochs {
+        let epoch = st.epoch + 1;
         let started = Instant::now();
-        let order = rng.permutation(train.len());
-        let (mut loss_sum, mut correct, mut seen) = (0f64, 0i64, 0usize);
-        let mut step_events = Vec::new();
-        let mut step_prune_seconds = 0f64;
-        for (b, chunk) in order.chunks(cfg.batch_size).enumerate() {
+        let rng_before = st.rng;
+        let order = st.rng.permutation(train.len());
+        // A checkpoint from inside this epoch (a stop request) says how far it got.
+        let progress = st.in_epoch.take();
+        let skip = progress.as_ref().map_or(0, |p| p.batches_done);
+        let earlier_seconds = progress.as_ref().map_or(0.0, |p| p.seconds);
+        let (mut loss_sum, mut correct, mut seen, mut step_events, mut step_prune_seconds) =
+            progress.map_or((0f64, 0i64, 0usize, Vec::new(), 0f64), |p| (p.loss_sum, p.correct, p.seen, p.step_events, p.step_prune_seconds));
+        let mut diverged = None;
+        for (b, chunk) in order.chunks(cfg.batch_size).enumerate().skip(skip) {
             let shards = split_batch(chunk, replicas).map(|part| train.batch(part, &device)).collect();
-            let out = parallel::step(&model, &loss_fn, shards);
-            let (loss_value, batch_correct, grads) = (out.loss, out.correct, out.grads);
+            let stepped = parallel::step(&model, &loss_fn, shards);
+            let (loss_value, batch_correct, grads) = (stepped.loss, stepped.correct, stepped.grads);
             if !loss_value.is_finite() {
-                return Err(TrainError::Diverged { epoch, step, loss: loss_value });
+                diverged = Some(NonFinite::Loss(loss_value));
+                break;
             }
-            model = optim.step(lr, model, grads);
-            step += 1;
+            model = optim.step(st.lr, model, grads);
+            if let Some(id) = optim.take_non_finite() {
+                let name = list_params(&model).into_iter().find(|p| p.id == id).map_or_else(|| "a parameter".into(), |p| p.name);
+                diverged = Some(NonFinite::Weights(name));
+                break;
+            }
+            st.step += 1;
+            if test_hook::active() {
+                test_hook::pause_at(&format!("step:{}", st.step));
+            }
             loss_sum += loss_value * chunk.len() as f64;
             correct += batch_correct;
             seen += chunk.len();
             observer.on_batch(epoch, b + 1, loss_sum / seen as f64, correct as f64 / seen as f64);
-            if cfg.monitor_every > 0 && step % cfg.monitor_every == 0 {
-                step_records.push(StepRecord {
+            if cfg.monitor_every > 0 && st.step % cfg.monitor_every == 0 {
+                st.step_records.push(StepRecord {
                     epoch,
-                    step,
+                    step: st.step,
                     train_loss: loss_sum / seen as f64,
                     train_accuracy: correct as f64 / seen as f64,
-                    lr,
+                    lr: st.lr,
                     sparsity: engine.sparsity(),
                 });
             }
 
-            if engine.step_interval().is_some_and(|n| step % n == 0) {
+            if engine.step_interval().is_some_and(|n| st.step % n == 0) {
                 let t = Instant::now();
                 let metrics = RunMetrics {
                     epoch,
                     epochs: cfg.epochs,
-                    step,
+                    step: st.step,
                     steps_per_epoch: batches,
                     train_loss: loss_sum / seen as f64,
                     val_loss: f64::NAN,
                     val_accuracy: f64::NAN,
-                    best_val_accuracy: best_val,
+                    best_val_accuracy: st.best_val,
                 };
                 let mut values = host_values(&model, &prunable, &optim);
                 let outcome = engine.on_step(metrics, &mut values);
@@ -250,28 +256,66 @@ pub fn train<M: ImageClassifier>(
                 step_events.extend(outcome.events);
                 step_prune_seconds += t.elapsed().as_secs_f64();
             }
+            if crate::stop::requested() {
+                let mut saved = st.clone();
+                saved.rng = rng_before;
+                saved.in_epoch = Some(EpochProgress {
+                    batches_done: b + 1,
+                    loss_sum,
+                    correct,
+                    seen,
+                    step_events,
+                    step_prune_seconds,
+                    seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+                });
+                Checkpoint::capture(&model, &optim, &engine, saved).write(out, &config_text)?;
+                return Err(TrainError::Interrupted { dir: out.into(), epoch, step: st.step });
+            }
         }
-        let epoch_seconds = started.elapsed().as_secs_f64();
+        if let Some(what) = diverged {
+            // Back to the last epoch end with a lower learning rate, a bounded number of times.
+            if st.divergence_retries >= divergence::MAX_RETRIES {
+                return Err(TrainError::Diverged { epoch, step: st.step + 1, what: what.to_string(), retries: st.divergence_retries, lr: st.lr });
+            }
+            let (lr, retries, at) = (st.lr * divergence::LR_FACTOR, st.divergence_retries + 1, st.step + 1);
+            model = last_good.restore(&checkpoint_path, model, &mut optim, &mut engine)?;
+            st = last_good.state.clone();
+            (st.lr, st.divergence_retries) = (lr, retries);
+            tracing::warn!(
+                "epoch {epoch}, step {at}: {what}; back to the state after epoch {} with the learning rate lowered to {lr} (return {retries} of at most {})",
+                st.epoch,
+                divergence::MAX_RETRIES
+            );
+            continue;
+        }
+        let epoch_seconds = earlier_seconds + started.elapsed().as_secs_f64();
 
         let t_eval = Instant::now();
         let v = evaluate(&model, &val, &device);
         let eval_seconds = t_eval.elapsed().as_secs_f64();
-        best_val = best_val.max(v.accuracy);
+        st.best_val = st.best_val.max(v.accuracy);
+        let train_loss = loss_sum / seen.max(1) as f64;
+        // A model that exploded is not pruned: say why it failed instead.
+        let reference_loss = st.history.first().map_or(st.initial_val_loss, |first| first.train_loss.min(st.initial_val_loss));
+        if let Some(message) = divergence::explosion(train_loss, v.accuracy, reference_loss, info.classes, st.lr, cfg.optimizer) {
+            return Err(TrainError::Exploded { epoch, message });
+        }
 
         let t_prune = Instant::now();
         let metrics = RunMetrics {
             epoch,
             epochs: cfg.epochs,
-            step,
+            step: st.step,
             steps_per_epoch: batches,
-            train_loss: loss_sum / seen.max(1) as f64,
+            train_loss,
             val_loss: v.loss,
             val_accuracy: v.accuracy,
-            best_val_accuracy: best_val,
+            best_val_accuracy: st.best_val,
         };
         let mut values = host_values(&model, &prunable, &optim);
         // After the last epoch nothing would train or validate a new prune: only judge.
         let outcome = if epoch == cfg.epochs { engine.on_final_epoch_end(metrics, &mut values) } else { engine.on_epoch_end(metrics, &mut values) };
+        test_hook::pause_at(&format!("prune:{epoch}"));
         if outcome.changed {
             model = write_back(model, &prunable, &engine, &mut optim, &values);
         }
@@ -296,7 +340,7 @@ pub fn train<M: ImageClassifier>(
             let named: Vec<(&str, &[f32])> = prunable.iter().zip(&values).map(|(p, v)| (p.name.as_str(), v.as_slice())).collect();
             observer.on_prune(epoch, &named);
         }
-        let mut events = std::mem::take(&mut carried_events);
+        let mut events = std::mem::take(&mut st.carried_events);
         events.extend(step_events);
         events.extend(outcome.events);
         let record = EpochRecord {
@@ -305,7 +349,7 @@ pub fn train<M: ImageClassifier>(
             train_accuracy: correct as f64 / seen.max(1) as f64,
             val_loss: v.loss,
             val_accuracy: v.accuracy,
-            lr,
+            lr: st.lr,
             seconds: epoch_seconds - step_prune_seconds,
             eval_seconds,
             prune_seconds: this_prune,
@@ -313,16 +357,21 @@ pub fn train<M: ImageClassifier>(
             tensors,
             events,
         };
-        train_seconds += epoch_seconds - step_prune_seconds;
-        prune_seconds += this_prune;
+        st.train_seconds += epoch_seconds - step_prune_seconds;
+        st.prune_seconds += this_prune;
         observer.on_epoch(&record);
-        history.push(record);
-        write_history(&out.join("history.jsonl"), &history)?;
+        st.history.push(record);
+        write_history(&out.join("history.jsonl"), &st.history)?;
         if cfg.monitor_every > 0 {
-            write_history(&out.join("steps.jsonl"), &step_records)?;
+            write_history(&out.join("steps.jsonl"), &st.step_records)?;
         }
-        lr *= cfg.lr_decay;
+        st.lr *= cfg.lr_decay;
+        st.epoch = epoch;
+        last_good = Checkpoint::capture(&model, &optim, &engine, st.clone());
+        last_good.write(out, &config_text)?;
     }
+    let LoopState { history, best_val, train_seconds, prune_seconds, .. } = st;
+
 
     // Final outputs: test accuracy once, at the end.
     let test_set = if cfg.test_limit == 0 { splits.test.first(splits.test.len()) } else { splits.test.first(cfg.test_limit) };
@@ -375,6 +424,54 @@ pub fn train<M: ImageClassifier>(
     };
     write_json(&out.join("summary.json"), &summary)?;
     Ok(summary)
+}
+
+/// The pruning point before training (epoch 0), for policies that prune the initial weights
+/// (`oneshot` with `at_epoch = 0`); its events are reported with epoch 1. Returns the loop's
+/// starting state.
+#[allow(clippy::too_many_arguments)]
+fn initial_pruning_point<M: ImageClassifier>(
+    mut model: M,
+    cfg: &ExperimentConfig,
+    batches: usize,
+    val: &Prepared,
+    device: &Device,
+    prunable: &[ParamInfo],
+    engine: &mut PruningEngine,
+    optim: &mut MaskedOptimizer,
+) -> (M, LoopState) {
+    let v = evaluate(&model, val, device);
+    let metrics = RunMetrics {
+        epoch: 0,
+        epochs: cfg.epochs,
+        step: 0,
+        steps_per_epoch: batches,
+        train_loss: f64::NAN,
+        val_loss: v.loss,
+        val_accuracy: v.accuracy,
+        best_val_accuracy: v.accuracy,
+    };
+    let mut values = host_values(&model, prunable, optim);
+    let outcome = engine.on_epoch_end(metrics, &mut values);
+    if outcome.changed {
+        model = write_back(model, prunable, engine, optim, &values);
+    }
+    let state = LoopState {
+        epoch: 0,
+        rng: SplitMix64(cfg.seed),
+        lr: cfg.lr,
+        step: 0,
+        best_val: 0.0,
+        history: Vec::new(),
+        step_records: Vec::new(),
+        carried_events: outcome.events,
+        train_seconds: 0.0,
+        prune_seconds: 0.0,
+        divergence_retries: 0,
+        initial_val_loss: v.loss,
+        in_epoch: None,
+    };
+    (model, state)
 }
 
 /// `chunk` cut into at most `replicas` contiguous shards whose sizes differ by at most one.

@@ -101,9 +101,10 @@ mod tests {
             for (e, &acc) in vals.iter().enumerate().take(2) {
                 original.on_epoch_end(metrics(e + 1, acc), &mut v);
             }
-            let text = serde_json::to_string(&original.snapshot()).unwrap();
+            // Through a JSON value (exact floats; the checkpoint keeps their bits).
+            let value = serde_json::to_value(original.snapshot()).unwrap();
             let mut restored = engine();
-            restored.restore(serde_json::from_str(&text).unwrap()).unwrap();
+            restored.restore(serde_json::from_value(value).unwrap()).unwrap();
             assert_eq!(restored.snapshot(), original.snapshot(), "{}", info.name);
             let (mut va, mut vb) = (v.clone(), v.clone());
             for (e, &acc) in vals.iter().enumerate().skip(2) {
@@ -127,7 +128,7 @@ mod tests {
         e.on_epoch_end(metrics(1, 0.9), &mut v);
         assert!(e.sparsity() > 0.0, "the first epoch end prunes");
         let mut r = PruningEngine::new(policy(), specs(), RollbackConfig::default(), 0.0);
-        r.restore(serde_json::from_str(&serde_json::to_string(&e.snapshot()).unwrap()).unwrap()).unwrap();
+        r.restore(serde_json::from_value(serde_json::to_value(e.snapshot()).unwrap()).unwrap()).unwrap();
         let out = r.on_epoch_end(metrics(2, 0.5), &mut v);
         assert_eq!(out.events[0].kind, EventKind::Rollback);
         let bits = |x: &Vec<Vec<f32>>| x.iter().flatten().map(|f| f.to_bits()).collect::<Vec<_>>();
