@@ -398,7 +398,7 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
 
 fn train(a: TrainArgs) -> Result<()> {
     // Held until the end: one writer per run folder.
-    let (cfg, out, _lock) = match &a.resume {
+    let (cfg, out, folder) = match &a.resume {
         Some(dir) => {
             let (cfg, lock) = run_folder::open_resume(dir)?;
             (cfg, dir.clone(), lock)
@@ -425,7 +425,13 @@ fn train(a: TrainArgs) -> Result<()> {
     };
     run_folder::stop_on_signals()?;
     let mut observer = progress::Progress::new(mode, &out)?;
-    let summary = dtprune_train::run::train_config(&cfg, &out, &mut observer)?;
+    let summary = match dtprune_train::run::train_config(&cfg, &out, &mut observer) {
+        Ok(summary) => summary,
+        Err(e) => {
+            folder.discard_if_unstarted(&out);
+            return Err(e.into());
+        }
+    };
     observer.finish();
 
     // Tables and plots next to the history; a failure here must not hide the trained model.

@@ -7,9 +7,29 @@ use dtprune_train::checkpoint::CHECKPOINT_FILE;
 use dtprune_train::config::ExperimentConfig;
 use std::path::Path;
 
+/// A locked run folder; `created` when this process made it.
+pub struct RunFolder {
+    pub lock: RunLock,
+    created: bool,
+}
+
+impl RunFolder {
+    /// After a run that failed before writing anything: a folder this process created holds
+    /// only the lock, and goes again — a run that could not start leaves nothing behind.
+    pub fn discard_if_unstarted(self, dir: &Path) {
+        let only_lock = std::fs::read_dir(dir).map(|e| e.flatten().all(|e| e.file_name() == dtprune_fs::lock::LOCK_FILE)).unwrap_or(false);
+        if self.created && only_lock {
+            drop(self.lock);
+            let _ = std::fs::remove_file(dir.join(dtprune_fs::lock::LOCK_FILE));
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
 /// Creates (if needed) and locks `out` for a fresh run. A folder holding an unfinished run's
 /// checkpoint is refused unless `overwrite`, which removes the checkpoint.
-pub fn open_fresh(out: &Path, overwrite: bool) -> Result<RunLock> {
+pub fn open_fresh(out: &Path, overwrite: bool) -> Result<RunFolder> {
+    let created = !out.exists();
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create the run folder", out.display()))?;
     let lock = lock(out)?;
     let checkpoint = out.join(CHECKPOINT_FILE);
@@ -23,11 +43,11 @@ pub fn open_fresh(out: &Path, overwrite: bool) -> Result<RunLock> {
         }
         std::fs::remove_file(&checkpoint).with_context(|| format!("{}: cannot remove the old checkpoint", checkpoint.display()))?;
     }
-    Ok(lock)
+    Ok(RunFolder { lock, created })
 }
 
 /// Locks `dir` to continue the run in it; returns the run's own config (`config.toml`).
-pub fn open_resume(dir: &Path) -> Result<(ExperimentConfig, RunLock)> {
+pub fn open_resume(dir: &Path) -> Result<(ExperimentConfig, RunFolder)> {
     let config = dir.join("config.toml");
     if !dir.is_dir() {
         bail!("{}: not a run folder (no such directory)", dir.display());
@@ -38,7 +58,7 @@ pub fn open_resume(dir: &Path) -> Result<(ExperimentConfig, RunLock)> {
     let lock = lock(dir)?;
     let cfg = ExperimentConfig::from_toml_file(&config)?;
     cfg.validate()?;
-    Ok((cfg, lock))
+    Ok((cfg, RunFolder { lock, created: false }))
 }
 
 fn lock(dir: &Path) -> Result<RunLock> {
