@@ -223,7 +223,7 @@ fn max_replicas(plan: &Plan) -> Result<usize> {
     let mut r = 1;
     for t in plan.trials.iter().chain(&plan.baselines) {
         let c = ExperimentConfig::from_toml_str(&t.config).map_err(anyhow::Error::msg)?;
-        let model = dtprune_train::models::model(&c.model)?;
+        let model = dtprune_train::registry::model(&c.model.name)?;
         r = r.max(c.replicas.unwrap_or_else(|| model.runner.replicas()));
     }
     Ok(r)
