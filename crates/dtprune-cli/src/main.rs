@@ -4,6 +4,7 @@ mod export;
 mod models;
 mod progress;
 mod prune_weights;
+mod run_folder;
 mod sweep;
 
 #[global_allocator]
@@ -127,6 +128,10 @@ enum BenchCommand {
 
 #[derive(Args, Default)]
 struct TrainArgs {
+    /// Continue the run in DIR where it stopped (its config.toml and checkpoint): the result is
+    /// bit-identical to a run that was never interrupted.
+    #[arg(long, value_name = "DIR", conflicts_with_all = RESUME_CONFLICTS)]
+    resume: Option<PathBuf>,
     /// Experiment config (TOML); flags override it.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -210,6 +215,13 @@ struct TrainArgs {
     #[arg(long)]
     json: bool,
 }
+
+/// Flags that would change a run: `--resume` takes them all from the run's config.toml.
+const RESUME_CONFLICTS: [&str; 27] = [
+    "config", "model", "model_params", "dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "lr_decay", "seed",
+    "val_size", "train_limit", "test_limit", "policy", "monitor_every", "replicas", "prune_only", "policy_params", "rollback_tolerance",
+    "no_rollback", "augment_crop", "augment_flip", "out", "overwrite",
+];
 
 /// mimalloc returns freed memory to the OS 10 ms after it becomes free (`purge_delay`); Burn/Flex
 /// frees and reallocates multi-megabyte activation and im2col buffers every training step, so
@@ -454,16 +466,28 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
 }
 
 fn train(a: TrainArgs) -> Result<()> {
-    // Checked once, here; the resolved experiment (with its built policy) goes to the trainer.
-    let experiment = dtprune_train::Experiment::resolve(&resolve_config(&a)?)?;
-    let cfg = &experiment.cfg;
-    let out = a.out.clone().unwrap_or_else(|| {
-        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-        PathBuf::from("runs").join(format!("{}-{}-{stamp}", cfg.model, cfg.policy.name.replace('+', "_")))
-    });
-    if out.join("summary.json").exists() && !a.overwrite {
-        bail!("{} already holds a finished run; choose another --out or pass --overwrite", out.display());
-    }
+    // Held until the end: one writer per run folder. The config is checked once, here (before
+    // a fresh run's folder is created); the resolved experiment (with its built policy) goes
+    // to the trainer.
+    let (experiment, out, folder) = match &a.resume {
+        Some(dir) => {
+            let (cfg, lock) = run_folder::open_resume(dir)?;
+            (dtprune_train::Experiment::resolve(&cfg)?, dir.clone(), lock)
+        }
+        None => {
+            let experiment = dtprune_train::Experiment::resolve(&resolve_config(&a)?)?;
+            let cfg = &experiment.cfg;
+            let out = a.out.clone().unwrap_or_else(|| {
+                let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+                PathBuf::from("runs").join(format!("{}-{}-{stamp}", cfg.model, cfg.policy.name.replace('+', "_")))
+            });
+            if out.join("summary.json").exists() && !a.overwrite {
+                bail!("{} already holds a finished run; choose another --out or pass --overwrite", out.display());
+            }
+            let lock = run_folder::open_fresh(&out, a.overwrite)?;
+            (experiment, out, lock)
+        }
+    };
     let mode = if a.json {
         progress::Mode::Json
     } else if a.quiet {
@@ -471,8 +495,15 @@ fn train(a: TrainArgs) -> Result<()> {
     } else {
         progress::Mode::Human
     };
+    run_folder::stop_on_signals()?;
     let mut observer = progress::Progress::new(mode, &out)?;
-    let summary = dtprune_train::run::train_experiment(experiment, &out, &mut observer)?;
+    let summary = match dtprune_train::run::train_experiment(experiment, &out, &mut observer) {
+        Ok(summary) => summary,
+        Err(e) => {
+            folder.discard_if_unstarted(&out);
+            return Err(e.into());
+        }
+    };
     observer.finish();
 
     // Tables and plots next to the history; a failure here must not hide the trained model.

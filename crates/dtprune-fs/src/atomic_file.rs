@@ -58,9 +58,14 @@ impl Drop for AtomicFile {
     }
 }
 
+/// The directory `path` lives in (`.` for a bare file name).
+pub(crate) fn parent_dir(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
 /// `.NAME.PID.tmp` in the directory of `path`: the naming of [`crate::write_atomic`].
 pub(crate) fn temporary_for(path: &Path) -> io::Result<PathBuf> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = parent_dir(path);
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a file path", path.display())))?;

@@ -4,25 +4,36 @@
 //! error type, naming the path.
 
 mod atomic_file;
+pub mod lock;
 
 pub use atomic_file::AtomicFile;
+pub use lock::{LockError, RunLock};
 
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically. The parent directory must exist.
+/// Writes `bytes` to `path` atomically and durably (temporary file, fsync, rename, fsync of
+/// the directory). The parent directory must exist.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = atomic_file::temporary_for(path)?;
+    let dir = atomic_file::parent_dir(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // The rename itself is durable only once the directory entry is on disk.
+        sync_dir(dir)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// fsync of a directory, so renames and creations inside it survive a crash.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

@@ -7,6 +7,10 @@
 //! returned values and masks back to the device. Between pruning points the trainer enforces
 //! the masks on its own (masked gradients, zeroed optimizer state, zero weights).
 
+mod snapshot;
+
+pub use snapshot::EngineSnapshot;
+
 use crate::mask::Mask;
 use crate::policy::structure::dead_structures;
 use crate::policy::{Observation, TensorView, ThresholdPolicy};

@@ -21,7 +21,7 @@ pub mod policy;
 pub mod stats;
 pub mod stream_stats;
 
-pub use engine::{EventKind, Outcome, PrunableSpec, PruneEvent, PruningEngine, RollbackConfig, RunMetrics};
+pub use engine::{EngineSnapshot, EventKind, Outcome, PrunableSpec, PruneEvent, PruningEngine, RollbackConfig, RunMetrics};
 pub use error::PruneError;
 pub use mask::Mask;
 pub use policy::{Decision, Observation, TensorDecision, TensorView, ThresholdPolicy};

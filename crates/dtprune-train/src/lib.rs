@@ -7,14 +7,17 @@
 //!   [`model`] trait with its [`model_params`]; the built-in [`models`];
 //! - running a model: data-parallel steps ([`parallel`]), [`evaluate`], the pre-training
 //!   [`graph_check`], the [`config`] and its resolved [`experiment`], the run directory
-//!   ([`run_dir`]), the training loop ([`trainer`]) and [`sensitivity`] analysis;
+//!   ([`run_dir`]), the training loop ([`trainer`]) with its [`checkpoint`]s (exact resume),
+//!   [`divergence`] handling and [`stop`] requests, and [`sensitivity`] analysis;
 //! - by name: type-erased entry points ([`runner`]), the model [`registry`] (built-ins plus
 //!   [`registry::register_model`] at run time), and [`run`], what the command line calls.
 //!
 //! The pruning decisions themselves come from the framework-free `dtprune-prune`; data sets
 //! from `dtprune-data`.
 
+pub mod checkpoint;
 pub mod config;
+pub mod divergence;
 pub mod evaluate;
 pub mod experiment;
 pub mod export;
@@ -36,7 +39,9 @@ pub mod run;
 pub mod run_dir;
 pub mod runner;
 pub mod sensitivity;
+pub mod stop;
 pub mod task;
+pub mod test_hook;
 pub mod trainer;
 
 pub use config::ExperimentConfig;
@@ -75,8 +80,19 @@ pub enum TrainError {
     Data(#[from] dtprune_data::DataError),
     #[error(transparent)]
     Prune(#[from] dtprune_prune::PruneError),
-    #[error("training diverged: loss is {loss} at epoch {epoch}, step {step}; lower the learning rate")]
-    Diverged { epoch: usize, step: usize, loss: f64 },
+    /// Non-finite values in a step, still there after the bounded number of returns to the last
+    /// good state with a lower learning rate ([`divergence`]).
+    #[error("training diverged at epoch {epoch}, step {step}: {what}; {retries} returns to the last good state with a 10x lower learning rate (down to {lr}) did not help; lower --lr")]
+    Diverged { epoch: usize, step: usize, what: String, retries: usize, lr: f64 },
+    /// A finite loss explosion at an epoch end ([`divergence::explosion`]).
+    #[error("training exploded at epoch {epoch}: {message}. Nothing was pruned or saved as a model; the run folder keeps its config and the history of the epochs before")]
+    Exploded { epoch: usize, message: String },
+    /// A stop was requested (Ctrl-C); the checkpoint holds everything up to `step`.
+    #[error("interrupted after step {step} (epoch {epoch}); the run is saved in {} — continue it with `dtprune train --resume {}`", dir.display(), dir.display())]
+    Interrupted { dir: PathBuf, epoch: usize, step: usize },
+    /// A checkpoint that cannot be resumed from (another config, version or kernel set).
+    #[error("{path}: {message}")]
+    Checkpoint { path: PathBuf, message: String },
     #[error("{path}: not a valid safetensors file: {message}")]
     Safetensors { path: PathBuf, message: String },
     #[error("{path}: tensor `{tensor}`: {message}")]

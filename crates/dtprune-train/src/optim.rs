@@ -14,6 +14,11 @@
 //! quarter of LeNet-300's training time. State is plain `Vec<f32>` keyed by parameter id, Burn
 //! layout, flattened, so it can be serialised for an exact resume.
 
+mod finite;
+mod snapshot;
+
+pub use snapshot::ParamSnapshot;
+
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
@@ -79,6 +84,8 @@ pub struct MaskedOptimizer {
     /// Running sum of squared gradient norms per masked parameter since the last read.
     grad_sq: HashMap<ParamId, f64>,
     track_grads: Vec<ParamId>,
+    /// The first parameter whose values became NaN or infinite in a step (divergence).
+    non_finite: Option<ParamId>,
 }
 
 /// Elements per parallel work item. Fixed, so the chunking (and the order in which the
@@ -87,7 +94,7 @@ const CHUNK: usize = 16 * 1024;
 
 impl MaskedOptimizer {
     pub fn new(config: OptimizerConfig, regrowth: bool) -> Self {
-        Self { config, states: HashMap::new(), pending: HashMap::new(), regrowth, grad_sq: HashMap::new(), track_grads: Vec::new() }
+        Self { config, states: HashMap::new(), pending: HashMap::new(), regrowth, grad_sq: HashMap::new(), track_grads: Vec::new(), non_finite: None }
     }
 
     pub fn config(&self) -> &OptimizerConfig {
@@ -124,6 +131,12 @@ impl MaskedOptimizer {
     /// One optimizer step over every parameter that has a gradient.
     pub fn step<M: Module>(&mut self, lr: f64, module: M, mut grads: GradientsParams) -> M {
         module.map(&mut Stepper { opt: self, grads: Some(&mut grads), lr })
+    }
+
+    /// The parameter whose weights (or, with regrowth, shadow weights) stopped being finite
+    /// since the last call — a NaN or infinite gradient puts its NaN there too.
+    pub fn take_non_finite(&mut self) -> Option<ParamId> {
+        self.non_finite.take()
     }
 
     /// Host copies of the optimizer state of one parameter (first, second moment), for tests
@@ -341,6 +354,10 @@ impl ModuleMapper for Stepper<'_> {
         self.opt.install_pending(id, &mut weights);
         if let Some(grad) = grad {
             self.opt.update(id, &mut weights, &crate::host_f32(grad), self.lr);
+            let shadow_ok = self.opt.states.get(&id).and_then(|s| s.shadow.as_deref()).is_none_or(finite::all_finite);
+            if self.opt.non_finite.is_none() && !(shadow_ok && finite::all_finite(&weights)) {
+                self.opt.non_finite = Some(id);
+            }
         }
         let mut t = Tensor::<D>::from_inner(Tensor::from_data(TensorData::new(weights, shape), &device));
         if require_grad {

@@ -2,8 +2,15 @@
 //! the optimizer, evaluate on validation, let the pruning engine judge the last event and
 //! decide the next, record everything, and at the end evaluate once on the test set and write
 //! the run directory. [`train`] reads as those steps; each is one method of `Training`.
+//!
+//! The loop runs over a saved [`LoopState`]: after every epoch end it is checkpointed
+//! ([`crate::checkpoint`]), so a run continues exactly where it stopped (`--resume`), a stop
+//! request ([`crate::stop`]) checkpoints between two steps, and a non-finite step returns to the
+//! last epoch end with a lower learning rate ([`crate::divergence`]).
 
+use crate::checkpoint::{Checkpoint, EpochProgress, LoopState, CHECKPOINT_FILE};
 use crate::config::ExperimentConfig;
+use crate::divergence::{self, NonFinite};
 use crate::evaluate::{evaluate, Evaluation};
 use crate::experiment::Experiment;
 use crate::export::{module_tensors, NamedTensors};
@@ -15,9 +22,10 @@ use crate::model::Model;
 use crate::monitor::{EpochRecord, StepRecord, TensorRecord};
 use crate::optim::{MaskedOptimizer, OptimizerConfig, OptimizerKind};
 use crate::parallel;
-use crate::params::{prunable_params, read_params, to_burn_layout, write_params, ParamInfo};
+use crate::params::{list_params, prunable_params, read_params, to_burn_layout, write_params, ParamInfo};
 use crate::run_dir::save_model_files;
 use crate::task::Task;
+use crate::test_hook;
 use crate::TrainError;
 use burn::module::{Module, ParamId};
 use burn::prelude::*;
@@ -25,7 +33,7 @@ use dtprune_data::{Augment, Dataset, Normalization};
 use dtprune_prune::{PrunableSpec, PruneEvent, PruningEngine, RunMetrics};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Hooks for progress display; the CLI draws bars, a library user may log or ignore.
@@ -80,11 +88,14 @@ pub struct Summary {
 /// Trains `M` on `data` with pruning and writes the run directory `out`.
 pub fn train<M: Model>(experiment: Experiment, data: &Dataset, out: &Path, observer: &mut dyn TrainObserver) -> Result<Summary, TrainError> {
     let mut run = Training::<M>::start(experiment, data, out)?;
-    run.prune_before_training();
+    run.resume_or_prune_before_training()?;
     observer.on_start(run.cfg.epochs, run.batches);
-    for epoch in 1..=run.cfg.epochs {
-        let phase = run.train_epoch(epoch, observer)?;
-        run.end_epoch(epoch, phase, observer)?;
+    while run.st.epoch < run.cfg.epochs {
+        let epoch = run.st.epoch + 1;
+        match run.train_epoch(epoch, observer)? {
+            Ok(phase) => run.end_epoch(epoch, phase, observer)?,
+            Err(what) => run.return_to_last_good(epoch, what)?,
+        }
     }
     run.finish(data)
 }
@@ -107,18 +118,17 @@ struct Training<'a, M: Model> {
     optim: MaskedOptimizer,
     /// Batches per epoch.
     batches: usize,
-    /// Data order; a separate stream draws the augmentation.
-    order_rng: SplitMix64,
-    augment_rng: SplitMix64,
-    lr: f64,
-    step: usize,
-    best_val: f64,
-    history: Vec<EpochRecord>,
-    step_records: Vec<StepRecord>,
-    train_seconds: f64,
-    prune_seconds: f64,
-    /// Events of the pruning point before training, reported with epoch 1.
-    carried_events: Vec<PruneEvent>,
+    /// Classes of the training set (chance level of the explosion check).
+    classes: usize,
+    /// The loop's state (data order and augmentation streams, learning rate, step, history…),
+    /// what a checkpoint saves.
+    st: LoopState,
+    /// The state after the last epoch end (or the start): what a checkpoint holds and where a
+    /// diverging step returns to.
+    last_good: Option<Checkpoint>,
+    /// `config.toml` as written, which a checkpoint must belong to.
+    config_text: String,
+    checkpoint_path: PathBuf,
 }
 
 /// What an epoch's training phase measured.
@@ -184,11 +194,29 @@ impl<'a, M: Model> Training<'a, M> {
         let mut optim = MaskedOptimizer::new(opt_config, engine.regrowth());
         optim.track_gradients(prunable.iter().map(|p| p.id).collect());
         let task = M::Task::new(&device);
-        Ok(Self {
-            batches: train.len().div_ceil(cfg.batch_size),
-            order_rng: SplitMix64(cfg.seed),
+        let st = LoopState {
+            epoch: 0,
+            rng: SplitMix64(cfg.seed),
             augment_rng: SplitMix64(cfg.seed ^ AUGMENT_STREAM),
             lr: cfg.lr,
+            step: 0,
+            best_val: 0.0,
+            history: Vec::new(),
+            step_records: Vec::new(),
+            carried_events: Vec::new(),
+            train_seconds: 0.0,
+            prune_seconds: 0.0,
+            divergence_retries: 0,
+            initial_val_loss: f64::NAN,
+            in_epoch: None,
+        };
+        Ok(Self {
+            batches: train.len().div_ceil(cfg.batch_size),
+            classes: info.classes,
+            st,
+            last_good: None,
+            config_text: cfg.to_toml(),
+            checkpoint_path: out.join(CHECKPOINT_FILE),
             cfg,
             policy_params,
             out,
@@ -201,14 +229,58 @@ impl<'a, M: Model> Training<'a, M> {
             prunable,
             engine,
             optim,
-            step: 0,
-            best_val: 0.0,
-            history: Vec::new(),
-            step_records: Vec::new(),
-            train_seconds: 0.0,
-            prune_seconds: 0.0,
-            carried_events: Vec::new(),
         })
+    }
+
+    /// Exact resume: a checkpoint in `out` (written for this config) is where the run goes on;
+    /// without one the run starts with the pruning point before training. Either way the
+    /// result is the last good state a diverging step returns to.
+    fn resume_or_prune_before_training(&mut self) -> Result<(), TrainError> {
+        match Checkpoint::read(self.out, &self.config_text)? {
+            Some(ckpt) => {
+                self.restore(&ckpt)?;
+                tracing::info!("{}: resuming after epoch {}", self.checkpoint_path.display(), ckpt.state.epoch);
+                self.last_good = Some(ckpt);
+            }
+            None => {
+                self.prune_before_training();
+                self.last_good = Some(self.capture(self.st.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts a checkpoint into the model, optimizer, engine and loop state.
+    fn restore(&mut self, ckpt: &Checkpoint) -> Result<(), TrainError> {
+        let model = self.model.take().expect("the model is only taken inside update_model");
+        let model = ckpt.restore(&self.checkpoint_path, model, &mut self.optim, &mut self.engine)?;
+        self.model = Some(model);
+        self.st = ckpt.state.clone();
+        Ok(())
+    }
+
+    fn capture(&self, state: LoopState) -> Checkpoint {
+        Checkpoint::capture(self.model(), &self.optim, &self.engine, state)
+    }
+
+    /// A non-finite step: back to the last epoch end with a lower learning rate, a bounded
+    /// number of times over the run.
+    fn return_to_last_good(&mut self, epoch: usize, what: NonFinite) -> Result<(), TrainError> {
+        let st = &self.st;
+        if st.divergence_retries >= divergence::MAX_RETRIES {
+            return Err(TrainError::Diverged { epoch, step: st.step + 1, what: what.to_string(), retries: st.divergence_retries, lr: st.lr });
+        }
+        let (lr, retries, at) = (st.lr * divergence::LR_FACTOR, st.divergence_retries + 1, st.step + 1);
+        let last_good = self.last_good.take().expect("set before the first epoch");
+        self.restore(&last_good)?;
+        self.last_good = Some(last_good);
+        (self.st.lr, self.st.divergence_retries) = (lr, retries);
+        tracing::warn!(
+            "epoch {epoch}, step {at}: {what}; back to the state after epoch {} with the learning rate lowered to {lr} (return {retries} of at most {})",
+            self.st.epoch,
+            divergence::MAX_RETRIES
+        );
+        Ok(())
     }
 
     /// A pruning point before training (epoch 0), for policies that prune the initial weights
@@ -230,53 +302,88 @@ impl<'a, M: Model> Training<'a, M> {
         if outcome.changed {
             self.write_back(&values);
         }
-        self.carried_events = outcome.events;
+        self.st.carried_events = outcome.events;
+        self.st.initial_val_loss = v.loss;
     }
 
     /// One pass over the training data in a seeded order, masks enforced by the optimizer, with
-    /// step-level pruning where the policy asks for it.
-    fn train_epoch(&mut self, epoch: usize, observer: &mut dyn TrainObserver) -> Result<EpochPhase, TrainError> {
+    /// step-level pruning where the policy asks for it. A checkpoint from inside this epoch (a
+    /// stop request) says how far it got; the pass continues there. `Ok(Err(_))`: a step went
+    /// non-finite ([`Training::return_to_last_good`]).
+    fn train_epoch(&mut self, epoch: usize, observer: &mut dyn TrainObserver) -> Result<Result<EpochPhase, NonFinite>, TrainError> {
         let started = Instant::now();
-        let order = self.order_rng.permutation(self.train.len());
+        let rng_before = self.st.rng;
+        let order = self.st.rng.permutation(self.train.len());
         let replicas = self.cfg.replicas.expect("resolved at start");
-        let mut phase = EpochPhase { seconds: 0.0, loss_sum: 0.0, correct: 0, seen: 0, step_events: Vec::new(), step_prune_seconds: 0.0 };
-        for (b, chunk) in order.chunks(self.cfg.batch_size).enumerate() {
-            let shards = split_batch(chunk, replicas).map(|part| self.train.train_batch(part, &self.device, &mut self.augment_rng)).collect();
+        let progress = self.st.in_epoch.take();
+        let skip = progress.as_ref().map_or(0, |p| p.batches_done);
+        let earlier_seconds = progress.as_ref().map_or(0.0, |p| p.seconds);
+        let mut phase = progress.map_or(
+            EpochPhase { seconds: 0.0, loss_sum: 0.0, correct: 0, seen: 0, step_events: Vec::new(), step_prune_seconds: 0.0 },
+            |p| EpochPhase { seconds: 0.0, loss_sum: p.loss_sum, correct: p.correct, seen: p.seen, step_events: p.step_events, step_prune_seconds: p.step_prune_seconds },
+        );
+        for (b, chunk) in order.chunks(self.cfg.batch_size).enumerate().skip(skip) {
+            let shards = split_batch(chunk, replicas).map(|part| self.train.train_batch(part, &self.device, &mut self.st.augment_rng)).collect();
             let out = parallel::step(self.model(), &self.task, shards);
             if !out.loss.is_finite() {
-                return Err(TrainError::Diverged { epoch, step: self.step, loss: out.loss });
+                return Ok(Err(NonFinite::Loss(out.loss)));
             }
-            let lr = self.lr;
+            let lr = self.st.lr;
             self.update_model(|model, optim, _| optim.step(lr, model, out.grads));
-            self.step += 1;
+            if let Some(id) = self.optim.take_non_finite() {
+                let name = list_params(self.model()).into_iter().find(|p| p.id == id).map_or_else(|| "a parameter".into(), |p| p.name);
+                return Ok(Err(NonFinite::Weights(name)));
+            }
+            self.st.step += 1;
+            if test_hook::active() {
+                test_hook::pause_at(&format!("step:{}", self.st.step));
+            }
             phase.loss_sum += out.loss * chunk.len() as f64;
             phase.correct += out.correct;
             phase.seen += chunk.len();
             let (loss, accuracy) = (phase.loss_sum / phase.seen as f64, phase.correct as f64 / phase.seen as f64);
             observer.on_batch(epoch, b + 1, loss, accuracy);
-            if self.cfg.monitor_every > 0 && self.step % self.cfg.monitor_every == 0 {
-                self.step_records.push(StepRecord { epoch, step: self.step, train_loss: loss, train_accuracy: accuracy, lr: self.lr, sparsity: self.engine.sparsity() });
+            if self.cfg.monitor_every > 0 && self.st.step % self.cfg.monitor_every == 0 {
+                let record = StepRecord { epoch, step: self.st.step, train_loss: loss, train_accuracy: accuracy, lr: self.st.lr, sparsity: self.engine.sparsity() };
+                self.st.step_records.push(record);
             }
-            if self.engine.step_interval().is_some_and(|n| self.step % n == 0) {
+            if self.engine.step_interval().is_some_and(|n| self.st.step % n == 0) {
                 let t = Instant::now();
                 self.prune_at_step(epoch, loss, &mut phase.step_events);
                 phase.step_prune_seconds += t.elapsed().as_secs_f64();
             }
+            if crate::stop::requested() {
+                // The epoch's permutation is drawn again on resume; the augmentation stream
+                // goes on from here.
+                let mut saved = self.st.clone();
+                saved.rng = rng_before;
+                saved.in_epoch = Some(EpochProgress {
+                    batches_done: b + 1,
+                    loss_sum: phase.loss_sum,
+                    correct: phase.correct,
+                    seen: phase.seen,
+                    step_events: phase.step_events,
+                    step_prune_seconds: phase.step_prune_seconds,
+                    seconds: earlier_seconds + started.elapsed().as_secs_f64(),
+                });
+                self.capture(saved).write(self.out, &self.config_text)?;
+                return Err(TrainError::Interrupted { dir: self.out.into(), epoch, step: self.st.step });
+            }
         }
-        phase.seconds = started.elapsed().as_secs_f64();
-        Ok(phase)
+        phase.seconds = earlier_seconds + started.elapsed().as_secs_f64();
+        Ok(Ok(phase))
     }
 
     fn prune_at_step(&mut self, epoch: usize, train_loss: f64, events: &mut Vec<PruneEvent>) {
         let metrics = RunMetrics {
             epoch,
             epochs: self.cfg.epochs,
-            step: self.step,
+            step: self.st.step,
             steps_per_epoch: self.batches,
             train_loss,
             val_loss: f64::NAN,
             val_accuracy: f64::NAN,
-            best_val_accuracy: self.best_val,
+            best_val_accuracy: self.st.best_val,
         };
         let mut values = host_values(self.model(), &self.prunable, &self.optim);
         let outcome = self.engine.on_step(metrics, &mut values);
@@ -292,22 +399,30 @@ impl<'a, M: Model> Training<'a, M> {
         let t_eval = Instant::now();
         let v = evaluate(self.model(), &self.val, &self.device);
         let eval_seconds = t_eval.elapsed().as_secs_f64();
-        self.best_val = self.best_val.max(v.accuracy);
+        self.st.best_val = self.st.best_val.max(v.accuracy);
+        let train_loss = phase.loss_sum / phase.seen.max(1) as f64;
+        // A model that exploded is not pruned: say why it failed instead.
+        let st = &self.st;
+        let reference_loss = st.history.first().map_or(st.initial_val_loss, |first| first.train_loss.min(st.initial_val_loss));
+        if let Some(message) = divergence::explosion(train_loss, v.accuracy, reference_loss, self.classes, st.lr, self.cfg.optimizer) {
+            return Err(TrainError::Exploded { epoch, message });
+        }
 
         let t_prune = Instant::now();
         let metrics = RunMetrics {
             epoch,
             epochs: self.cfg.epochs,
-            step: self.step,
+            step: self.st.step,
             steps_per_epoch: self.batches,
-            train_loss: phase.loss_sum / phase.seen.max(1) as f64,
+            train_loss,
             val_loss: v.loss,
             val_accuracy: v.accuracy,
-            best_val_accuracy: self.best_val,
+            best_val_accuracy: self.st.best_val,
         };
         let mut values = host_values(self.model(), &self.prunable, &self.optim);
         // After the last epoch nothing would train or validate a new prune: only judge.
         let outcome = if epoch == self.cfg.epochs { self.engine.on_final_epoch_end(metrics, &mut values) } else { self.engine.on_epoch_end(metrics, &mut values) };
+        test_hook::pause_at(&format!("prune:{epoch}"));
         if outcome.changed {
             self.write_back(&values);
         }
@@ -317,7 +432,7 @@ impl<'a, M: Model> Training<'a, M> {
             let named: Vec<(&str, &[f32])> = self.prunable.iter().zip(&values).map(|(p, v)| (p.name.as_str(), v.as_slice())).collect();
             observer.on_prune(epoch, &named);
         }
-        let mut events = std::mem::take(&mut self.carried_events);
+        let mut events = std::mem::take(&mut self.st.carried_events);
         events.extend(phase.step_events);
         events.extend(outcome.events);
         let record = EpochRecord {
@@ -326,7 +441,7 @@ impl<'a, M: Model> Training<'a, M> {
             train_accuracy: phase.correct as f64 / phase.seen.max(1) as f64,
             val_loss: v.loss,
             val_accuracy: v.accuracy,
-            lr: self.lr,
+            lr: self.st.lr,
             seconds: phase.seconds - phase.step_prune_seconds,
             eval_seconds,
             prune_seconds: this_prune,
@@ -334,15 +449,19 @@ impl<'a, M: Model> Training<'a, M> {
             tensors,
             events,
         };
-        self.train_seconds += phase.seconds - phase.step_prune_seconds;
-        self.prune_seconds += this_prune;
+        self.st.train_seconds += phase.seconds - phase.step_prune_seconds;
+        self.st.prune_seconds += this_prune;
         observer.on_epoch(&record);
-        self.history.push(record);
-        write_history(&self.out.join("history.jsonl"), &self.history)?;
+        self.st.history.push(record);
+        write_history(&self.out.join("history.jsonl"), &self.st.history)?;
         if self.cfg.monitor_every > 0 {
-            write_history(&self.out.join("steps.jsonl"), &self.step_records)?;
+            write_history(&self.out.join("steps.jsonl"), &self.st.step_records)?;
         }
-        self.lr *= self.cfg.lr_decay;
+        self.st.lr *= self.cfg.lr_decay;
+        self.st.epoch = epoch;
+        let last_good = self.capture(self.st.clone());
+        last_good.write(self.out, &self.config_text)?;
+        self.last_good = Some(last_good);
         Ok(())
     }
 
@@ -380,7 +499,7 @@ impl<'a, M: Model> Training<'a, M> {
 
     fn summary(&self, tensors: &NamedTensors, test: Evaluation) -> Summary {
         let (cfg, engine, prunable) = (&self.cfg, &self.engine, &self.prunable);
-        let last = self.history.last().expect("at least one epoch");
+        let last = self.st.history.last().expect("at least one epoch");
         let params_total: usize = tensors.values().map(|(_, v)| v.len()).sum();
         let params_nonzero: usize = tensors.values().map(|(_, v)| v.iter().filter(|x| **x != 0.0).count()).sum();
         let prunable_total: usize = engine.masks().iter().map(|m| m.len()).sum();
@@ -395,7 +514,7 @@ impl<'a, M: Model> Training<'a, M> {
             test_accuracy: test.accuracy,
             test_loss: test.loss,
             val_accuracy: last.val_accuracy,
-            best_val_accuracy: self.best_val,
+            best_val_accuracy: self.st.best_val,
             params_total,
             params_nonzero,
             prunable_total,
@@ -412,9 +531,9 @@ impl<'a, M: Model> Training<'a, M> {
             threshold_final: prunable.iter().zip(engine.thresholds()).map(|(p, t)| (p.name.clone(), *t)).collect(),
             prune_events: engine.prune_events(),
             rollbacks: engine.rollbacks(),
-            train_seconds: self.train_seconds,
-            seconds_per_epoch: self.train_seconds / cfg.epochs as f64,
-            prune_overhead: self.prune_seconds / self.train_seconds.max(1e-9),
+            train_seconds: self.st.train_seconds,
+            seconds_per_epoch: self.st.train_seconds / cfg.epochs as f64,
+            prune_overhead: self.st.prune_seconds / self.st.train_seconds.max(1e-9),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             gemm_kernels: crate::platform::gemm_kernels().to_string(),
         }

@@ -65,6 +65,12 @@ impl ThresholdPolicy for Composite {
     fn state(&self) -> serde_json::Value {
         serde_json::Value::Array(self.members.iter().map(|m| m.state()).collect())
     }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        let parts = state.as_array().filter(|a| a.len() == self.members.len());
+        let parts = parts.ok_or_else(|| format!("policy `{}` has {} members, the state is {state}", self.name, self.members.len()))?;
+        self.members.iter_mut().zip(parts).try_for_each(|(m, s)| m.restore_state(s))
+    }
 }
 
 #[cfg(test)]

@@ -200,6 +200,12 @@ impl ThresholdPolicy for BudgetController {
     fn state(&self) -> serde_json::Value {
         serde_json::json!({ "max_rate": self.max_rate, "ramp": self.ramp })
     }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.max_rate = super::state_field(state, "max_rate")?;
+        self.ramp = super::state_field(state, "ramp")?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

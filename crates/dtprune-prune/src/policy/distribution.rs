@@ -138,6 +138,11 @@ impl ThresholdPolicy for DistributionPolicy {
     fn state(&self) -> serde_json::Value {
         serde_json::json!({ "c": self.c })
     }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.c = super::state_field(state, "c")?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -125,6 +125,22 @@ pub trait ThresholdPolicy: Send {
     fn state(&self) -> serde_json::Value {
         serde_json::Value::Null
     }
+
+    /// Puts back what [`ThresholdPolicy::state`] returned (exact resume, divergence rollback).
+    /// A policy without state accepts only `null`.
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        if state.is_null() {
+            Ok(())
+        } else {
+            Err(format!("policy `{}` keeps no state, but the checkpoint holds {state}", self.name()))
+        }
+    }
+}
+
+/// Field `key` of a policy state object, for [`ThresholdPolicy::restore_state`].
+pub(crate) fn state_field<T: serde::de::DeserializeOwned>(state: &serde_json::Value, key: &str) -> Result<T, String> {
+    let value = state.get(key).ok_or_else(|| format!("policy state has no `{key}`: {state}"))?;
+    serde_json::from_value(value.clone()).map_err(|e| format!("policy state `{key}`: {e}"))
 }
 
 /// A named policy with its documented, validated parameters.

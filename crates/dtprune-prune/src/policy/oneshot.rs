@@ -61,6 +61,11 @@ impl ThresholdPolicy for OneShot {
     fn state(&self) -> serde_json::Value {
         serde_json::json!({ "done": self.done })
     }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.done = super::state_field(state, "done")?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

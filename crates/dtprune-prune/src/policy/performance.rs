@@ -95,7 +95,7 @@ pub struct Performance {
 /// With `frequency > 0`, τ moves from `from` to `to` linearly over epoch `epoch`, one prune
 /// every `frequency` steps, so weights go a few at a time as in gradual magnitude pruning while
 /// the direction and size of each move stay performance-driven.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Ramp {
     epoch: usize,
     from: Vec<f32>,
@@ -187,7 +187,14 @@ impl ThresholdPolicy for Performance {
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::json!({ "taus": self.taus, "raise": self.raise })
+        serde_json::json!({ "taus": self.taus, "raise": self.raise, "ramp": self.ramp })
+    }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.taus = super::state_field(state, "taus")?;
+        self.raise = super::state_field(state, "raise")?;
+        self.ramp = super::state_field(state, "ramp")?;
+        Ok(())
     }
 }
 

@@ -110,6 +110,12 @@ impl ThresholdPolicy for PerformanceSeed {
     fn state(&self) -> serde_json::Value {
         serde_json::json!({ "tau0": self.tau0, "epsilon": self.epsilon })
     }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.tau0 = super::state_field(state, "tau0")?;
+        self.epsilon = super::state_field(state, "epsilon")?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

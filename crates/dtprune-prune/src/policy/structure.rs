@@ -112,6 +112,11 @@ impl ThresholdPolicy for StructurePolicy {
     fn state(&self) -> serde_json::Value {
         serde_json::json!({ "k": self.k })
     }
+
+    fn restore_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
+        self.k = super::state_field(state, "k")?;
+        Ok(())
+    }
 }
 
 /// Structures (rows of dim 0) whose every element is masked.
