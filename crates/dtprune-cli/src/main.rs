@@ -1,5 +1,7 @@
 //! `dtprune`: train with dynamic threshold pruning, compact, benchmark, inspect and report.
 
+mod distill;
+mod embed;
 mod export;
 mod models;
 mod progress;
@@ -95,6 +97,12 @@ enum Command {
     /// Prune any safetensors checkpoint after training: per-tensor thresholds from the weights,
     /// dtypes kept, unselected tensors copied bit for bit (streamed; memory does not grow with the file).
     PruneWeights(prune_weights::PruneWeightsArgs),
+    /// Sentence embeddings from a pretrained sentence-transformers model (all-MiniLM-L6-v2), and
+    /// how close pruned checkpoints' embeddings stay to the dense ones.
+    Embed(embed::EmbedArgs),
+    /// Prune a pretrained sentence encoder during a short fine-tune that keeps its embeddings
+    /// close to the dense model's (distillation on unlabelled texts).
+    Distill(distill::DistillArgs),
     /// One self-contained HTML report for one or more runs.
     Report {
         #[arg(required = true)]
@@ -333,6 +341,8 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::PruneWeights(args) => prune_weights::run(args),
+        Command::Embed(args) => embed::run(args),
+        Command::Distill(args) => distill::run(args),
         Command::Report { runs, out } if runs.len() == 1 && sweep::is_sweep_folder(&runs[0]) => {
             sweep::report(&runs[0], &out)?;
             println!("wrote {}", out.display());

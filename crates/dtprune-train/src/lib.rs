@@ -34,6 +34,7 @@ pub mod optim;
 pub mod parallel;
 pub mod params;
 pub mod platform;
+pub mod pretrained;
 pub mod registry;
 pub mod run;
 pub mod run_dir;

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod options;
+pub mod pretrained_tokenizer;
 pub mod set;
 pub mod sms;
 pub mod text_tsv;
@@ -11,6 +12,7 @@ pub mod vocab_trainer;
 pub mod wordpiece;
 
 pub use options::TextOptions;
+pub use pretrained_tokenizer::PretrainedTokenizer;
 pub use set::{TextShape, TextSplits, TokenizedSet};
 pub use sms::{load_sms_spam, SMS_NAME};
 pub use text_tsv::{load_text_tsv, TEXT_TSV_NAME};
