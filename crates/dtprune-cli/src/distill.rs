@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Args)]
-#[command(after_help = "Texts as for `dtprune embed` (one per line, `text<TAB>label` allowed, .gz read as is); \
+#[command(after_help = "Texts as for `dtprune embed` (one per line, --field picks a tab-separated column, .gz read as is); \
 they are shuffled with --seed and the last --val texts are held out. The policy's validation accuracy is \
 the mean cosine to the dense embeddings on them. gmp steps are counted in optimizer steps \
 (texts / --batch per epoch); --sparsity sets gmp's final_sparsity, controller's target_sparsity, oneshot's sparsity.")]
@@ -23,6 +23,12 @@ pub struct DistillArgs {
     /// Unlabelled texts to distil on (repeatable).
     #[arg(long = "input", short, required = true)]
     inputs: Vec<PathBuf>,
+    /// Which tab-separated column of a line holds the text (as for `dtprune embed`).
+    #[arg(long, default_value_t = 0)]
+    field: usize,
+    /// Use only the first N texts (0 = all).
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
     /// Texts held out to judge the pruning.
     #[arg(long, default_value_t = 300)]
     val: usize,
@@ -77,13 +83,15 @@ pub fn run(a: DistillArgs) -> Result<()> {
             bail!("--sparsity and -P {key}= both set `{key}`; give one");
         }
     }
+    // The policy and its parameters are checked before any model or text is read.
+    dtprune_prune::policy::build(&a.policy, &params).with_context(|| format!("--policy {}", a.policy))?;
     if a.batch == 0 || a.epochs == 0 {
         bail!("--batch and --epochs must be at least 1");
     }
     if !(a.lr > 0.0 && a.lr.is_finite()) {
         bail!("--lr must be a positive number, not {}", a.lr);
     }
-    let mut texts = crate::embed::read_texts(&a.inputs, 0)?;
+    let mut texts = crate::embed::read_texts(&a.inputs, a.field, a.limit)?;
     let order = dtprune_data::rng::SplitMix64(a.seed).permutation(texts.len());
     texts = order.into_iter().map(|i| std::mem::take(&mut texts[i])).collect();
     if a.val == 0 || a.val >= texts.len() {

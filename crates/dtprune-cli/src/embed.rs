@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Args)]
-#[command(after_help = "Texts: one per line; a line `text<TAB>label` (the sentiment-labelled-sentences format) \
-uses the text before the last tab; `.gz` files are read as they are. \
+#[command(after_help = "Texts: one per line; with tabs in a line, --field picks the tab-separated column \
+(0 for `text<TAB>label` as in sentiment-labelled-sentences, 1 for `label<TAB>text` as in the SMS Spam Collection); \
+`.gz` files are read as they are. \
 With --compare, each checkpoint's embeddings are compared with the dense model's \
 (cosine similarity per text: mean, minimum, 5th percentile).")]
 pub struct EmbedArgs {
@@ -24,6 +25,9 @@ pub struct EmbedArgs {
     /// Text files to embed (repeatable).
     #[arg(long = "input", short, required = true)]
     inputs: Vec<PathBuf>,
+    /// Which tab-separated column of a line holds the text.
+    #[arg(long, default_value_t = 0)]
+    field: usize,
     /// Use only the first N texts (0 = all).
     #[arg(long, default_value_t = 0)]
     limit: usize,
@@ -41,12 +45,19 @@ pub struct EmbedArgs {
     report: Option<PathBuf>,
 }
 
-pub fn read_texts(paths: &[PathBuf], limit: usize) -> Result<Vec<String>> {
+pub fn read_texts(paths: &[PathBuf], field: usize, limit: usize) -> Result<Vec<String>> {
     let mut texts = Vec::new();
     for path in paths {
         let bytes = dtprune_data::load_error::read_maybe_gzip(path)?;
         let text = String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8 text", path.display()))?;
-        texts.extend(text.lines().map(|l| l.rsplit_once('\t').map_or(l, |(t, _)| t).trim().to_string()).filter(|l| !l.is_empty()));
+        for (i, line) in text.lines().enumerate() {
+            let Some(t) = line.split('\t').nth(field) else {
+                bail!("{}:{}: no tab-separated column {field} (--field counts from 0)", path.display(), i + 1);
+            };
+            if !t.trim().is_empty() {
+                texts.push(t.trim().to_string());
+            }
+        }
     }
     if texts.is_empty() {
         bail!("no texts in {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
@@ -92,7 +103,7 @@ fn write_embeddings(path: &Path, embeddings: &[Vec<f32>]) -> Result<()> {
 }
 
 pub fn run(a: EmbedArgs) -> Result<()> {
-    let texts = read_texts(&a.inputs, a.limit)?;
+    let texts = read_texts(&a.inputs, a.field, a.limit)?;
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let files = SentenceModelFiles::new(&a.model_dir, a.weights.as_deref());
     let start = Instant::now();
