@@ -1,5 +1,6 @@
 //! `dtprune`: train with dynamic threshold pruning, compact, benchmark, inspect and report.
 
+mod config_file;
 mod distill;
 mod embed;
 mod export;
@@ -186,6 +187,9 @@ struct TrainArgs {
     /// Also record running loss/accuracy/sparsity every N steps in steps.jsonl.
     #[arg(long, value_name = "N")]
     monitor_every: Option<usize>,
+    /// Also checkpoint inside an epoch every N steps (default: at epoch ends only).
+    #[arg(long, value_name = "N")]
+    checkpoint_every: Option<usize>,
     /// Split each batch into N shards trained on N threads (default: the model's measured
     /// choice; the numbers depend on N, not on the machine).
     #[arg(long, value_name = "N")]
@@ -225,9 +229,9 @@ struct TrainArgs {
 }
 
 /// Flags that would change a run: `--resume` takes them all from the run's config.toml.
-const RESUME_CONFLICTS: [&str; 27] = [
+const RESUME_CONFLICTS: [&str; 28] = [
     "config", "model", "model_params", "dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "lr_decay", "seed",
-    "val_size", "train_limit", "test_limit", "policy", "monitor_every", "replicas", "prune_only", "policy_params", "rollback_tolerance",
+    "val_size", "train_limit", "test_limit", "policy", "monitor_every", "checkpoint_every", "replicas", "prune_only", "policy_params", "rollback_tolerance",
     "no_rollback", "augment_crop", "augment_flip", "out", "overwrite",
 ];
 
@@ -432,7 +436,7 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
         let (k, v) = dtprune_prune::params::parse_override(kv).with_context(|| format!("--model-param `{kv}` is not KEY=VALUE"))?;
         c.model.params.insert(k, v);
     }
-    set!(dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every);
+    set!(dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every, checkpoint_every);
     if a.replicas.is_some() {
         c.replicas = a.replicas;
     }
@@ -482,10 +486,10 @@ fn train(a: TrainArgs) -> Result<()> {
     let (experiment, out, folder) = match &a.resume {
         Some(dir) => {
             let (cfg, lock) = run_folder::open_resume(dir)?;
-            (dtprune_train::Experiment::resolve(&cfg)?, dir.clone(), lock)
+            (config_file::resolve_naming_file(&cfg, Some(&dir.join("config.toml")))?, dir.clone(), lock)
         }
         None => {
-            let experiment = dtprune_train::Experiment::resolve(&resolve_config(&a)?)?;
+            let experiment = config_file::resolve_naming_file(&resolve_config(&a)?, a.config.as_deref())?;
             let cfg = &experiment.cfg;
             let out = a.out.clone().unwrap_or_else(|| {
                 let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);

@@ -122,6 +122,26 @@ fn killed_and_resumed_with_regrowth_is_bit_identical() {
     kill_and_resume_equals_uninterrupted(&["--policy", "distribution", "-P", "regrowth=true"], &["step:20", "checkpoint:2"]);
 }
 
+/// `--checkpoint-every 6` (16 steps an epoch): killed after the in-epoch checkpoints of steps
+/// 6 and 24 and halfway through writing the one of step 18, the run resumes from inside the
+/// epoch (not from its start) and still ends bit-identical.
+#[test]
+fn killed_after_a_mid_epoch_checkpoint_resumes_there_bit_identical() {
+    let every = ["--checkpoint-every", "6"];
+    let points = ["step:10", "checkpoint:step:18", "step:27"];
+    kill_and_resume_equals_uninterrupted(&every, &points);
+    // What the kill left: a checkpoint from inside the epoch, at the step before the kill.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    kill_at(&args(&dir, &every), "step:27");
+    let bytes = std::fs::read(dir.join("checkpoint.safetensors")).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let state: Value = serde_json::from_str(header["__metadata__"]["dtprune_checkpoint"].as_str().unwrap()).unwrap();
+    assert_eq!(state["state"]["step"], 24, "the last checkpoint before step 27");
+    assert_eq!(state["state"]["in_epoch"]["batches_done"], 8, "step 24 is the 8th batch of epoch 2");
+}
+
 #[test]
 fn a_second_writer_is_refused_while_the_first_runs() {
     let tmp = tempfile::tempdir().unwrap();

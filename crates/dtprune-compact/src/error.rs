@@ -53,6 +53,13 @@ pub enum CompactError {
         op: String,
         reason: String,
     },
+    /// An error about the contents of a file that did not name it (e.g. an invalid graph).
+    #[error("{path}: {source}")]
+    InFile {
+        path: PathBuf,
+        #[source]
+        source: Box<CompactError>,
+    },
     #[error("run directory {dir} has no model: expected {expected}")]
     NoModel { dir: PathBuf, expected: String },
     #[error("bad input: {0}")]

@@ -199,14 +199,30 @@ pub fn load_compact(dir: &Path) -> Result<(CompactJson, Network)> {
             path: json_path.clone(),
             source,
         })?;
-    let graph = Graph {
-        model: doc.model.clone(),
-        input: doc.input.clone(),
-        preprocess: doc.preprocess,
-        layers: doc.layers.iter().map(|l| l.layer.clone()).collect(),
-    };
-    graph.shapes()?;
+    doc.to_graph().shapes().map_err(|e| CompactError::InFile { path: json_path.clone(), source: Box::new(e) })?;
     let file = SafetensorsFile::open(&weights_path)?;
+    let net = compact_network(&doc, &file)?;
+    Ok((doc, net))
+}
+
+impl CompactJson {
+    /// The layer graph this document describes (storage left out).
+    pub fn to_graph(&self) -> Graph {
+        Graph {
+            model: self.model.clone(),
+            input: self.input.clone(),
+            preprocess: self.preprocess,
+            layers: self.layers.iter().map(|l| l.layer.clone()).collect(),
+        }
+    }
+}
+
+/// The runnable network of an already parsed `compact.json` and its `compact.safetensors`
+/// (what [`load_compact`] does after reading the two files), every tensor checked against the
+/// document.
+pub fn compact_network(doc: &CompactJson, file: &SafetensorsFile) -> Result<Network> {
+    let graph = doc.to_graph();
+    graph.shapes()?;
     // Dense tensors for every layer (CSR densified), then the recorded storage re-applied.
     let mut params = std::collections::BTreeMap::new();
     let mut csr_layers = std::collections::HashSet::new();
@@ -224,7 +240,7 @@ pub fn load_compact(dir: &Path) -> Result<(CompactJson, Network)> {
         let w = match fmt {
             "dense" => file.f32(&format!("{name}.weight"), Some(&ws))?,
             "csr" => {
-                let csr = read_csr(&file, name, rows, cols)?;
+                let csr = read_csr(file, name, rows, cols)?;
                 csr_layers.insert(name.to_string());
                 Tensor::new(ws.clone(), csr.to_dense().data)
             }
@@ -241,8 +257,7 @@ pub fn load_compact(dir: &Path) -> Result<(CompactJson, Network)> {
         );
     }
     let model = DenseModel { graph, params };
-    let net = model.to_network(|name, _| csr_layers.contains(name))?;
-    Ok((doc, net))
+    model.to_network(|name, _| csr_layers.contains(name))
 }
 
 fn read_csr(file: &SafetensorsFile, name: &str, rows: usize, cols: usize) -> Result<Csr> {

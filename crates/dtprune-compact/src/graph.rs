@@ -131,7 +131,7 @@ impl Graph {
             path: path.to_owned(),
             source,
         })?;
-        g.shapes()?;
+        g.shapes().map_err(|e| CompactError::InFile { path: path.to_owned(), source: Box::new(e) })?;
         Ok(g)
     }
 

@@ -53,7 +53,7 @@ pub use compact::{
 };
 pub use error::{CompactError, Result};
 pub use export::{
-    compact_run_dir, export, load_compact, write_reference, write_references, CompactJson,
+    compact_network, compact_run_dir, export, load_compact, write_reference, write_references, CompactJson,
     ExportedFiles,
 };
 pub use graph::{Graph, Layer, Preprocess, Shape};

@@ -107,6 +107,12 @@ impl SafetensorsFile {
             }
             let e: HeaderEntry = serde_json::from_value(value)
                 .map_err(|err| bad(format!("tensor `{name}`: malformed header entry: {err}")))?;
+            if e.data_offsets.0 > e.data_offsets.1 {
+                return Err(bad(format!(
+                    "tensor `{name}`: data_offsets [{}, {}] end before they start",
+                    e.data_offsets.0, e.data_offsets.1
+                )));
+            }
             if e.data_offsets.1 > available {
                 return Err(CompactError::TruncatedTensor {
                     path: path.to_owned(),

@@ -169,6 +169,8 @@ pub enum FormatProblem {
     Truncated { expected: usize, actual: usize },
     #[error("{extra} trailing byte(s) after the {expected} bytes the header announces")]
     TrailingBytes { expected: usize, extra: usize },
+    #[error("decompresses to more than {more_than} byte(s) past the {expected} bytes the header announces (stopped reading there)")]
+    Oversized { expected: usize, more_than: usize },
     #[error("images have zero size ({rows}x{cols})")]
     EmptyImages { rows: usize, cols: usize },
 }

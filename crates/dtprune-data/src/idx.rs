@@ -31,18 +31,74 @@ pub fn read_maybe_gzip(path: &Path) -> Result<Vec<u8>> {
         path: path.to_path_buf(),
         source,
     })?;
+    decode_maybe_gzip(path, raw)
+}
+
+/// At most this many bytes past what an IDX header announces are inflated (and counted, not
+/// kept) to say how much is extra; a stream that goes on beyond is reported as longer.
+const TRAILING_COUNT_LIMIT: u64 = 1 << 20;
+
+/// [`read_maybe_gzip`] on bytes already read; `path` is only used in errors.
+///
+/// A gzip stream is inflated only as far as the IDX header inside it announces (plus a
+/// bounded count of extra bytes), so a small hostile `.gz` that inflates to gigabytes (a
+/// "gzip bomb") is an error about its size, not an exhausted memory.
+pub fn decode_maybe_gzip(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>> {
     if !raw.starts_with(&GZIP_MAGIC) {
         return Ok(raw);
     }
-    // MNIST images inflate roughly 5x; reserving avoids repeated regrowth of a 47 MB buffer.
-    let mut inflated = Vec::with_capacity(raw.len().saturating_mul(5));
-    MultiGzDecoder::new(raw.as_slice())
-        .read_to_end(&mut inflated)
-        .map_err(|source| DataError::Gzip {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(inflated)
+    let gzip = |source| DataError::Gzip {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut decoder = MultiGzDecoder::new(raw.as_slice());
+    // The header first: the 4-byte magic, then one u32 per dimension.
+    let mut inflated = Vec::new();
+    (&mut decoder).take(4).read_to_end(&mut inflated).map_err(gzip)?;
+    if inflated.len() == 4 && inflated[0] == 0 && inflated[1] == 0 {
+        let dims_len = 4 * u64::from(inflated[3]);
+        (&mut decoder).take(dims_len).read_to_end(&mut inflated).map_err(gzip)?;
+    }
+    // A malformed header: `parse_header` names the problem from these bytes.
+    let Some(expected) = announced_len(&inflated) else {
+        return Ok(inflated);
+    };
+    // MNIST images inflate roughly 5x; reserving avoids repeated regrowth of a 47 MB buffer
+    // (but never more than announced, which a hostile header can set to anything).
+    inflated.reserve(expected.min(raw.len().saturating_mul(5)));
+    let rest = (expected - inflated.len()) as u64;
+    (&mut decoder).take(rest).read_to_end(&mut inflated).map_err(gzip)?;
+    if inflated.len() < expected {
+        return Ok(inflated); // truncated: `parse_header` says so with both lengths
+    }
+    let extra = std::io::copy(&mut (&mut decoder).take(TRAILING_COUNT_LIMIT), &mut std::io::sink())
+        .map_err(gzip)?;
+    match extra {
+        0 => Ok(inflated),
+        TRAILING_COUNT_LIMIT => Err(format_error(path)(FormatProblem::Oversized {
+            expected,
+            more_than: TRAILING_COUNT_LIMIT as usize,
+        })),
+        extra => Err(format_error(path)(FormatProblem::TrailingBytes {
+            expected,
+            extra: extra as usize,
+        })),
+    }
+}
+
+/// The total file length (header and payload) an IDX header announces, or `None` when
+/// `bytes` does not start with a complete, representable header.
+fn announced_len(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return None;
+    }
+    let header_len = 4 + 4 * usize::from(bytes[3]);
+    bytes
+        .get(4..header_len)?
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+        .try_fold(1usize, |acc, d| acc.checked_mul(d))?
+        .checked_add(header_len)
 }
 
 /// Validates an IDX header against the expected rank and exact payload length, returning

@@ -192,7 +192,11 @@ impl Checkpoint {
     pub fn write(&self, dir: &Path, config: &str) -> Result<(), TrainError> {
         let path = dir.join(CHECKPOINT_FILE);
         let bytes = self.to_bytes(config);
-        let point = if self.state.in_epoch.is_some() { "checkpoint:stop".to_string() } else { format!("checkpoint:{}", self.state.epoch) };
+        let point = match &self.state.in_epoch {
+            None => format!("checkpoint:{}", self.state.epoch),
+            Some(_) if crate::stop::requested() => "checkpoint:stop".to_string(),
+            Some(_) => format!("checkpoint:step:{}", self.state.step),
+        };
         if crate::test_hook::is_armed(&point) {
             // Killed mid-write: half a file under the temporary name write_atomic uses.
             let tmp = dir.join(format!(".{CHECKPOINT_FILE}.{}.tmp", std::process::id()));

@@ -45,6 +45,10 @@ pub struct ExperimentConfig {
     /// Also record running loss, accuracy and sparsity every N optimizer steps in
     /// `steps.jsonl` (0: per epoch only).
     pub monitor_every: usize,
+    /// Also checkpoint inside an epoch every N optimizer steps (0: at epoch ends only), so a
+    /// run killed mid-epoch loses at most N steps. Unset in `config.toml` when 0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub checkpoint_every: usize,
     /// Each batch is split into this many shards whose forward and backward passes run on
     /// their own threads (data parallelism over the machine's cores). Part of the experiment,
     /// not of the machine: the numbers depend on it, not on how many cores there are.
@@ -179,6 +183,7 @@ impl Default for ExperimentConfig {
             prune_only: Vec::new(),
             min_keep: 0.002,
             monitor_every: 0,
+            checkpoint_every: 0,
             replicas: None,
             normalize: None,
             augment: Augment::default(),
@@ -330,4 +335,8 @@ mod tests {
         let c = ExperimentConfig { model: ModelConfig::named("resnet"), ..Default::default() };
         assert!(crate::experiment::Experiment::resolve(&c).err().unwrap().to_string().contains("unknown model `resnet`"));
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

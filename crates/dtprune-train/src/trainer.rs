@@ -352,7 +352,9 @@ impl<'a, M: Model> Training<'a, M> {
                 self.prune_at_step(epoch, loss, &mut phase.step_events);
                 phase.step_prune_seconds += t.elapsed().as_secs_f64();
             }
-            if crate::stop::requested() {
+            let stop = crate::stop::requested();
+            let every = self.cfg.checkpoint_every;
+            if stop || (every > 0 && self.st.step % every == 0) {
                 // The epoch's permutation is drawn again on resume; the augmentation stream
                 // goes on from here.
                 let mut saved = self.st.clone();
@@ -362,12 +364,14 @@ impl<'a, M: Model> Training<'a, M> {
                     loss_sum: phase.loss_sum,
                     correct: phase.correct,
                     seen: phase.seen,
-                    step_events: phase.step_events,
+                    step_events: phase.step_events.clone(),
                     step_prune_seconds: phase.step_prune_seconds,
                     seconds: earlier_seconds + started.elapsed().as_secs_f64(),
                 });
                 self.capture(saved).write(self.out, &self.config_text)?;
-                return Err(TrainError::Interrupted { dir: self.out.into(), epoch, step: self.st.step });
+                if stop {
+                    return Err(TrainError::Interrupted { dir: self.out.into(), epoch, step: self.st.step });
+                }
             }
         }
         phase.seconds = earlier_seconds + started.elapsed().as_secs_f64();

@@ -1,0 +1,103 @@
+//! What each fuzz target without Burn does with one input (`checks_train.rs`: the two that
+//! need the trainer), shared by the targets (`fuzz_targets/*.rs`) and
+//! the regression test of the main workspace (`crates/dtprune-cli/tests/fuzz_regressions.rs`),
+//! which replays every kept corpus entry and crash through the same code. Each function must
+//! return (an input accepted or refused with an error) — any panic is a finding.
+
+#![allow(dead_code)]
+
+use dtprune_compact::tensor_io::SafetensorsFile;
+use dtprune_compact::{compact, compact_network, CompactJson, CompactOptions, Crossover, DenseModel, Graph};
+use std::path::Path;
+
+/// Model inputs larger than this many floats are loaded but not run (a fuzzed graph may
+/// declare any size; running it would only measure memory).
+const MAX_RUN_FLOATS: usize = 1 << 16;
+
+/// The IDX reader: raw or gzip bytes, as images and as labels.
+pub fn idx(data: &[u8]) {
+    let path = Path::new("fuzz-input-idx3-ubyte.gz");
+    let Ok(bytes) = dtprune_data::idx::decode_maybe_gzip(path, data.to_vec()) else { return };
+    if let Ok(images) = dtprune_data::idx::parse_idx_images(path, bytes.clone()) {
+        assert_eq!(images.pixels.len(), images.count * images.rows * images.cols);
+    }
+    if let Ok(labels) = dtprune_data::idx::parse_idx_labels(path, bytes) {
+        let _ = dtprune_data::idx::check_labels(path, &labels, 10);
+    }
+}
+
+/// The safetensors loaders of the deployment side: the compact crate's validating reader
+/// (every tensor read as F32 and as numbers) and `prune-weights`' memory-mapped reader.
+pub fn safetensors(data: &[u8]) {
+    let path = Path::new("fuzz.safetensors");
+    if let Ok(file) = SafetensorsFile::from_bytes(path, data.to_vec()) {
+        for (name, e) in &file.entries {
+            let _ = file.f32(name, None);
+            let _ = file.as_f64(name);
+            assert_eq!(file.raw(name).map(<[u8]>::len), Some(e.range.len()));
+        }
+    }
+    mapped(data);
+}
+
+/// `MappedCheckpoint` maps a file, so the input goes through one in the temp folder.
+fn mapped(data: &[u8]) {
+    let p = std::env::temp_dir().join(format!("dtprune-fuzz-{}-{:?}.safetensors", std::process::id(), std::thread::current().id()));
+    std::fs::write(&p, data).expect("write the input to a file");
+    if let Ok(m) = dtprune_weights::mapped::MappedCheckpoint::open(&p) {
+        for e in m.entries() {
+            assert!(e.bytes.start <= e.bytes.end && e.bytes.end <= data.len());
+            let mut seen = 0;
+            m.for_each_chunk(e.bytes.clone(), |c| seen += c.len());
+            assert_eq!(seen, e.bytes.len());
+            let _ = (e.numel(), e.float_kind());
+        }
+    }
+    let _ = std::fs::remove_file(&p);
+}
+
+/// `[json length: u16 LE] json [safetensors]`.
+fn split(data: &[u8]) -> Option<(&[u8], &[u8])> {
+    let n = u16::from_le_bytes([*data.first()?, *data.get(1)?]) as usize;
+    let rest = &data[2..];
+    (n <= rest.len()).then(|| rest.split_at(n))
+}
+
+/// `graph.json` + `model.safetensors` (its tensors also used as masks) as `dtprune compact`,
+/// `eval` and `bench` load them, from `[json length: u16 LE] json [safetensors]`: a graph and
+/// tensors that need not agree. A model that loads is compacted and run once.
+pub fn graph_model(data: &[u8]) {
+    let Some((json, tensors)) = split(data) else { return };
+    let Ok(text) = std::str::from_utf8(json) else { return };
+    let Ok(graph) = Graph::from_json_str(text, Path::new("graph.json")) else { return };
+    let Ok(file) = SafetensorsFile::from_bytes(Path::new("model.safetensors"), tensors.to_vec()) else { return };
+    let Ok(model) = DenseModel::from_file(graph, &file, Some(&file)) else { return };
+    let Ok(shapes) = model.graph.shapes() else { return };
+    if shapes.iter().any(|s| s.numel() > MAX_RUN_FLOATS) {
+        return;
+    }
+    let input = vec![0.5f32; shapes[0].numel()];
+    if let Ok(net) = model.dense_network() {
+        let _ = net.forward(&input, 2);
+    }
+    let opts = CompactOptions { crossover: Crossover::Fixed(0.5), remove_structure: true };
+    if let Ok(c) = compact(&model, &opts) {
+        let _ = c.network.forward(&input, 2);
+    }
+}
+
+/// `compact.json` + `compact.safetensors` as `dtprune bench` and `export --compact` read them,
+/// from `[json length: u16 LE] json [safetensors]`: dense and CSR layers whose tensors need not
+/// match the document. A model that loads is run once.
+pub fn compact_model(data: &[u8]) {
+    let Some((json, tensors)) = split(data) else { return };
+    let Ok(doc) = serde_json::from_slice::<CompactJson>(json) else { return };
+    let Ok(shapes) = doc.to_graph().shapes() else { return };
+    let Ok(file) = SafetensorsFile::from_bytes(Path::new("compact.safetensors"), tensors.to_vec()) else { return };
+    let Ok(net) = compact_network(&doc, &file) else { return };
+    if shapes.iter().any(|s| s.numel() > MAX_RUN_FLOATS) {
+        return;
+    }
+    let input = vec![0.25f32; shapes[0].numel()];
+    let _ = net.forward(&input, 2);
+}

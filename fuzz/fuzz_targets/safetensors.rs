@@ -1,0 +1,7 @@
+//! Fuzz target `safetensors`: see `checks::safetensors`.
+#![no_main]
+
+#[path = "../checks.rs"]
+mod checks;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::safetensors(data));
