@@ -92,7 +92,7 @@ pub fn graph_model(data: &[u8]) {
 pub fn compact_model(data: &[u8]) {
     let Some((json, tensors)) = split(data) else { return };
     let Ok(doc) = serde_json::from_slice::<CompactJson>(json) else { return };
-    let Ok(shapes) = doc.to_graph().shapes() else { return };
+    let Ok(shapes) = doc.graph().and_then(|g| g.shapes()) else { return };
     let Ok(file) = SafetensorsFile::from_bytes(Path::new("compact.safetensors"), tensors.to_vec()) else { return };
     let Ok(net) = compact_network(&doc, &file) else { return };
     if shapes.iter().any(|s| s.numel() > MAX_RUN_FLOATS) {

@@ -1,5 +1,6 @@
 //! `dtprune`: train with dynamic threshold pruning, compact, benchmark, inspect and report.
 
+mod bench_train;
 mod config_file;
 mod distill;
 mod embed;
@@ -120,8 +121,9 @@ enum Command {
 enum BenchCommand {
     /// Seconds per epoch and images per second of training, dense and with a pruning policy.
     Train {
-        #[arg(long, default_value = "lenet300")]
-        model: String,
+        /// Default: the `--config`'s model, else lenet300.
+        #[arg(long)]
+        model: Option<String>,
         #[arg(long, default_value_t = 2)]
         epochs: usize,
         #[arg(long, default_value_t = 128)]
@@ -132,6 +134,8 @@ enum BenchCommand {
         /// Data-parallel shard counts to compare (dense runs); the policy run uses the last.
         #[arg(long, value_delimiter = ',', default_value = "1,2")]
         replicas: Vec<usize>,
+        #[command(flatten)]
+        setup: bench_train::Setup,
     },
 }
 
@@ -307,7 +311,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Bench { what: Some(BenchCommand::Train { model, epochs, batch_size, policy, replicas }), .. } => {
+        Command::Bench { what: Some(BenchCommand::Train { model, epochs, batch_size, policy, replicas, setup }), .. } => {
             if !(1..=1000).contains(&epochs) {
                 bail!("--epochs {epochs} is out of range; valid range is [1, 1000]");
             }
@@ -317,7 +321,7 @@ fn run(cli: Cli) -> Result<()> {
             if replicas.is_empty() {
                 bail!("--replicas needs at least one value");
             }
-            bench_train(&model, epochs, batch_size, &policy, &replicas)
+            bench_train::run(model.as_deref(), epochs, batch_size, &policy, &replicas, &setup)
         }
         Command::Bench { what: None, run, batch } => {
             let run = run.context("`dtprune bench` needs --run DIR (or `dtprune bench train`)")?;
@@ -615,56 +619,3 @@ impl std::fmt::Display for CompactSummary {
     }
 }
 
-/// Training speed, dense (`none`) against `policy`, in the same process: the ratio is the
-/// pruning overhead.
-fn bench_train(model: &str, epochs: usize, batch_size: usize, policy: &str, replicas: &[usize]) -> Result<()> {
-    let tmp = std::env::temp_dir().join(format!("dtprune-bench-{}", std::process::id()));
-    let last = *replicas.last().expect("at least one replica count");
-    let runs = replicas.iter().map(|&r| ("none", r)).chain([(policy, last)]);
-    let mut rows = Vec::new();
-    for (pol, r) in runs {
-        let cfg = ExperimentConfig {
-            model: model.into(),
-            epochs,
-            batch_size,
-            replicas: Some(r),
-            policy: dtprune_train::config::PolicyConfig { name: pol.into(), params: Default::default() },
-            ..Default::default()
-        };
-        let out = tmp.join(format!("{}-{r}", pol.replace('+', "_")));
-        let mut quiet = progress::Progress::new(progress::Mode::Quiet, &out)?;
-        let (cpu, wall) = (process_cpu_seconds(), std::time::Instant::now());
-        let s = dtprune_train::run::train_config(&cfg, &out, &mut quiet)?;
-        let cores = (process_cpu_seconds() - cpu) / wall.elapsed().as_secs_f64().max(1e-9);
-        let train_images = (60_000 - cfg.val_size) as f64; // MNIST training images after the validation split
-        // Training time plus epoch-end monitoring and pruning, per epoch.
-        let mean = s.seconds_per_epoch * (1.0 + s.prune_overhead);
-        rows.push((pol.to_string(), r, mean, train_images / mean, s.prune_overhead, s.test_accuracy, s.sparsity, cores));
-    }
-    let _ = std::fs::remove_dir_all(&tmp);
-    println!(
-        "model {model}, batch {batch_size}, {epochs} epochs, {} threads, {} matrix kernels",
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        dtprune_train::platform::gemm_kernels()
-    );
-    println!("{:<14} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>6}", "policy", "replicas", "s/epoch", "images/s", "prune ovh", "test acc", "sparsity", "cores");
-    for (p, r, s, ips, ovh, acc, sp, cores) in &rows {
-        println!("{p:<14} {r:>8} {s:>10.3} {ips:>10.0} {:>9.2}% {:>8.2}% {:>8.2}% {cores:>6.2}", ovh * 100.0, acc * 100.0, sp * 100.0);
-    }
-    let dense_last = rows[replicas.len() - 1].2;
-    if replicas.len() > 1 {
-        println!("epoch time ratio replicas {last}/{}: {:.3}", replicas[0], dense_last / rows[0].2);
-    }
-    println!("epoch time ratio {policy}/none: {:.3}", rows[rows.len() - 1].2 / dense_last);
-    Ok(())
-}
-
-/// CPU seconds (user + system) this process has used so far, from /proc (0 where unavailable).
-/// "cores" in the table is CPU time over wall time of the whole run (data loading and
-/// evaluation included; rayon's idle spinning counts as CPU time): an indication only.
-fn process_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}

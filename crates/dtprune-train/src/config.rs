@@ -31,6 +31,19 @@ pub struct ExperimentConfig {
     pub weight_decay: f64,
     /// Multiply the learning rate by this after every epoch (1: constant).
     pub lr_decay: f64,
+    /// Nesterov momentum for `optimizer = "sgd"` (as `torch.optim.SGD(nesterov=True)`).
+    #[serde(skip_serializing_if = "is_false")]
+    pub nesterov: bool,
+    /// The learning-rate schedule within the run: `exponential` (`lr_decay` after every epoch)
+    /// or `cosine` (from `lr` to 0 over the run, per step), after `warmup_epochs` of linear warm-up.
+    #[serde(skip_serializing_if = "LrSchedule::is_default")]
+    pub lr_schedule: LrSchedule,
+    /// Epochs of linear warm-up (per step, from lr/steps to lr) before the schedule (0: none).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warmup_epochs: usize,
+    /// Label smoothing of the training loss (targets (1 − α)·one-hot + α/classes; 0: none).
+    #[serde(skip_serializing_if = "is_zero_f64")]
+    pub label_smoothing: f64,
     pub seed: u64,
     /// Images taken from the end of the training set for validation.
     pub val_size: usize,
@@ -66,6 +79,18 @@ pub struct ExperimentConfig {
     pub augment: Augment,
     pub policy: PolicyConfig,
     pub rollback: RollbackSection,
+}
+
+pub use crate::schedule::LrSchedule;
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+fn is_zero_f64(x: &f64) -> bool {
+    *x == 0.0
 }
 
 /// The model and its `[model]` parameters. Written as a plain `model = "NAME"` when it has no
@@ -176,6 +201,10 @@ impl Default for ExperimentConfig {
             momentum: 0.9,
             weight_decay: 0.0,
             lr_decay: 0.9,
+            nesterov: false,
+            lr_schedule: LrSchedule::Exponential,
+            warmup_epochs: 0,
+            label_smoothing: 0.0,
             seed: 42,
             val_size: 5000,
             train_limit: 0,
@@ -232,6 +261,15 @@ impl ExperimentConfig {
         }
         if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
             return bad(format!("lr_decay = {} is out of range; valid range is (0, 1]", self.lr_decay));
+        }
+        if self.nesterov && !(self.optimizer == OptimizerKind::Sgd && self.momentum > 0.0) {
+            return bad("nesterov = true needs optimizer = \"sgd\" with momentum > 0".into());
+        }
+        if self.warmup_epochs >= self.epochs && self.warmup_epochs > 0 {
+            return bad(format!("warmup_epochs = {} is out of range; valid range is [0, epochs) = [0, {})", self.warmup_epochs, self.epochs));
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad(format!("label_smoothing = {} is out of range; valid range is [0, 1)", self.label_smoothing));
         }
         if !(0.0..1.0).contains(&self.min_keep) {
             return bad(format!("min_keep = {} is out of range; valid range is [0, 1)", self.min_keep));
@@ -326,6 +364,24 @@ mod tests {
             }
         }
         assert!(seen >= 5, "expected the shipped configs in {}, found {seen}", dir.display());
+    }
+
+    #[test]
+    fn recipe_keys_validate() {
+        let c = ExperimentConfig::from_toml_str("optimizer = \"sgd\"\nnesterov = true\nlr_schedule = \"cosine\"\nwarmup_epochs = 1\nlabel_smoothing = 0.1\n").unwrap();
+        c.validate().unwrap();
+        assert_eq!((c.lr_schedule, c.warmup_epochs, c.label_smoothing), (LrSchedule::Cosine, 1, 0.1));
+        assert_eq!(ExperimentConfig::from_toml_str(&c.to_toml()).unwrap(), c);
+        // Defaults are not written: older configs and their config.toml read and write as before.
+        assert!(!ExperimentConfig::default().to_toml().contains("nesterov"));
+        let e = ExperimentConfig::from_toml_str("nesterov = true\n").unwrap().validate().unwrap_err().to_string();
+        assert!(e.contains("nesterov = true needs optimizer = \"sgd\""), "{e}");
+        let e = ExperimentConfig::from_toml_str("epochs = 2\nwarmup_epochs = 2\n").unwrap().validate().unwrap_err().to_string();
+        assert!(e.contains("warmup_epochs = 2 is out of range; valid range is [0, epochs) = [0, 2)"), "{e}");
+        let e = ExperimentConfig::from_toml_str("label_smoothing = 1.0\n").unwrap().validate().unwrap_err().to_string();
+        assert!(e.contains("label_smoothing = 1 is out of range"), "{e}");
+        let e = ExperimentConfig::from_toml_str("lr_schedule = \"linear\"\n").unwrap_err();
+        assert!(e.contains("unknown variant `linear`") && e.contains("cosine"), "{e}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! The crate reads from the ground up; each layer uses only those above it in this list:
 //! - foundations: generic parameter walks ([`params`]), [`layers`], mask-aware optimizers
-//!   ([`optim`]), safetensors [`export`], [`monitor`] records, the layer [`graph`] constructors;
+//!   ([`optim`]) and learning-rate [`schedule`]s, safetensors [`export`], [`monitor`] records, the layer [`graph`] constructors;
 //! - the model contract: [`input`] kinds and batches, the [`task`] (loss and metric), the
 //!   [`model`] trait with its [`model_params`]; the built-in [`models`];
 //! - running a model: data-parallel steps ([`parallel`]), [`evaluate`], the pre-training
@@ -39,6 +39,7 @@ pub mod registry;
 pub mod run;
 pub mod run_dir;
 pub mod runner;
+pub mod schedule;
 pub mod sensitivity;
 pub mod stop;
 pub mod task;

@@ -44,15 +44,18 @@ pub struct OptimizerConfig {
     pub momentum: f64,
     /// L2 penalty added to the gradient (as `torch.optim.Adam`/`SGD` `weight_decay`).
     pub weight_decay: f64,
+    /// SGD only: Nesterov momentum (`torch.optim.SGD(nesterov=True)`).
+    #[serde(default)]
+    pub nesterov: bool,
 }
 
 impl OptimizerConfig {
     pub fn adam() -> Self {
-        Self { kind: OptimizerKind::Adam, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0.0, weight_decay: 0.0 }
+        Self { kind: OptimizerKind::Adam, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum: 0.0, weight_decay: 0.0, nesterov: false }
     }
 
     pub fn sgd(momentum: f64) -> Self {
-        Self { kind: OptimizerKind::Sgd, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum, weight_decay: 0.0 }
+        Self { kind: OptimizerKind::Sgd, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, momentum, weight_decay: 0.0, nesterov: false }
     }
 }
 
@@ -186,7 +189,7 @@ impl MaskedOptimizer {
                 v_scale: (1.0 / (1.0 - c.beta2.powi(t))) as f32,
                 epsilon: c.epsilon as f32,
             },
-            OptimizerKind::Sgd if c.momentum > 0.0 => Rule::Momentum { momentum: c.momentum as f32, lr: lr as f32 },
+            OptimizerKind::Sgd if c.momentum > 0.0 => Rule::Momentum { momentum: c.momentum as f32, lr: lr as f32, nesterov: c.nesterov },
             OptimizerKind::Sgd => Rule::Plain { lr: lr as f32 },
         };
         let first_step = |buffer: &mut Option<Vec<f32>>, needed: bool| {
@@ -225,7 +228,7 @@ impl ParamState {
 enum Rule {
     /// `rest1`, `rest2`: `1 - β` computed in f64 (`1 - 0.999` in f32 is off by 5e-5 relative).
     Adam { beta1: f32, beta2: f32, rest1: f32, rest2: f32, step_size: f32, v_scale: f32, epsilon: f32 },
-    Momentum { momentum: f32, lr: f32 },
+    Momentum { momentum: f32, lr: f32, nesterov: bool },
     Plain { lr: f32 },
 }
 
@@ -307,11 +310,19 @@ impl Update {
                     *b -= step_size * *m / ((*v * v_scale).sqrt() + epsilon);
                 }
             }
-            Rule::Momentum { momentum, lr } => {
+            Rule::Momentum { momentum, lr, nesterov: false } => {
                 let buf = first.expect("momentum buffer");
                 for ((b, g), m) in base.iter_mut().zip(&*g).zip(buf.iter_mut()) {
                     *m = momentum * *m + g;
                     *b -= lr * *m;
+                }
+            }
+            // PyTorch's form: the step looks ahead along the updated buffer, g + μ·buf.
+            Rule::Momentum { momentum, lr, nesterov: true } => {
+                let buf = first.expect("momentum buffer");
+                for ((b, g), m) in base.iter_mut().zip(&*g).zip(buf.iter_mut()) {
+                    *m = momentum * *m + g;
+                    *b -= lr * (g + momentum * *m);
                 }
             }
             Rule::Plain { lr } => base.iter_mut().zip(&*g).for_each(|(b, g)| *b -= lr * g),
@@ -416,6 +427,18 @@ mod tests {
         opt.update(id, &mut w, &[0.5], 0.1);
         opt.update(id, &mut w, &[0.5], 0.1);
         assert!((w[0] - 0.855).abs() < 1e-6, "{w:?}");
+    }
+
+    #[test]
+    fn sgd_nesterov_by_hand() {
+        // buf = 0.5, w = 1 - 0.1 * (0.5 + 0.9 * 0.5) = 0.905; buf = 0.95, w = 0.905 - 0.1 * (0.5 + 0.855) = 0.7695
+        let mut opt = MaskedOptimizer::new(OptimizerConfig { nesterov: true, ..OptimizerConfig::sgd(0.9) }, false);
+        let id = ParamId::new();
+        let mut w = vec![1.0f32];
+        opt.update(id, &mut w, &[0.5], 0.1);
+        assert!((w[0] - 0.905).abs() < 1e-6, "{w:?}");
+        opt.update(id, &mut w, &[0.5], 0.1);
+        assert!((w[0] - 0.7695).abs() < 1e-6, "{w:?}");
     }
 
     #[test]

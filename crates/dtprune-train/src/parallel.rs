@@ -16,6 +16,7 @@
 //! which their gradients are summed are fixed, so a seed gives the same numbers on any machine.
 
 use crate::input::Targets;
+use crate::layers::batch_stats::{self, BatchStats};
 use crate::model::{BatchOf, Model};
 use crate::task::Task;
 use burn::module::{ModuleVisitor, Param};
@@ -32,6 +33,9 @@ pub struct StepOutput {
     pub loss: f64,
     /// Correctly classified images in the batch.
     pub correct: i64,
+    /// What the BatchNorm layers saw, pooled over the shards: the statistics of the whole
+    /// batch, for [`crate::layers::update_running_stats`].
+    pub batch_stats: Vec<BatchStats>,
 }
 
 /// One shard of a batch for model `M`: its inputs and targets.
@@ -42,16 +46,17 @@ struct ShardOutput {
     loss: f64,
     correct: i64,
     len: usize,
+    batch_stats: Vec<BatchStats>,
 }
 
 fn forward_backward<M: Model>(model: &M, task: &M::Task, (x, y): Shard<M>) -> ShardOutput {
     let len = y.dims()[0];
-    let logits = model.forward(x);
+    let (logits, batch_stats) = batch_stats::capture(|| model.forward(x));
     let loss = task.loss(logits.clone(), y.clone());
     let loss_value = f64::from(loss.clone().into_scalar::<f32>());
     let correct = task.hits(logits, y);
     let grads = GradientsParams::from_grads(loss.backward(), model);
-    ShardOutput { grads, loss: loss_value, correct, len }
+    ShardOutput { grads, loss: loss_value, correct, len, batch_stats }
 }
 
 /// Forward and backward over `shards` (one batch, split), each shard on its own thread.
@@ -61,9 +66,9 @@ pub fn step<M: Model>(model: &M, task: &M::Task, mut shards: Vec<Shard<M>>) -> S
     if shards.len() == 1 {
         // One shard: the model's own leaves, no copy and no thread.
         let out = forward_backward(model, task, shards.pop().expect("one shard"));
-        return StepOutput { grads: out.grads, loss: out.loss, correct: out.correct };
+        return StepOutput { grads: out.grads, loss: out.loss, correct: out.correct, batch_stats: out.batch_stats };
     }
-    let outputs: Vec<ShardOutput> = pool(shards.len()).install(|| {
+    let mut outputs: Vec<ShardOutput> = pool(shards.len()).install(|| {
         shards
             .into_par_iter()
             .with_max_len(1)
@@ -73,8 +78,9 @@ pub fn step<M: Model>(model: &M, task: &M::Task, mut shards: Vec<Shard<M>>) -> S
     let total: usize = outputs.iter().map(|o| o.len).sum();
     let loss = outputs.iter().map(|o| o.loss * o.len as f64).sum::<f64>() / total as f64;
     let correct = outputs.iter().map(|o| o.correct).sum();
+    let batch_stats = batch_stats::combine(outputs.iter_mut().map(|o| std::mem::take(&mut o.batch_stats)).collect());
     let weighted: Vec<(GradientsParams, f64)> = outputs.into_iter().map(|o| (o.grads, o.len as f64 / total as f64)).collect();
-    StepOutput { grads: combine(model, weighted), loss, correct }
+    StepOutput { grads: combine(model, weighted), loss, correct, batch_stats }
 }
 
 /// The thread pool that runs `n` shards (and evaluation chunks, `trainer::evaluate`): `n`

@@ -3,7 +3,7 @@
 
 use crate::model::Model;
 use crate::model_params::ModelParams;
-use crate::models::{Lenet300, Lenet5};
+use crate::models::{Lenet300, Lenet5, Resnet18, Resnet20, Resnet56};
 use crate::runner::{ModelRunner, Runner};
 use crate::TrainError;
 use std::collections::BTreeMap;
@@ -19,8 +19,11 @@ pub struct ModelEntry {
 
 static LENET300: Runner<Lenet300> = Runner::new();
 static LENET5: Runner<Lenet5> = Runner::new();
+static RESNET20: Runner<Resnet20> = Runner::new();
+static RESNET56: Runner<Resnet56> = Runner::new();
+static RESNET18: Runner<Resnet18> = Runner::new();
 
-fn built_in() -> [ModelEntry; 2] {
+fn built_in() -> [ModelEntry; 5] {
     [
         ModelEntry {
             name: "lenet300",
@@ -31,6 +34,21 @@ fn built_in() -> [ModelEntry; 2] {
             name: "lenet5",
             summary: "LeNet-5, Caffe variant: conv5x5x20, pool, conv5x5x50, pool, fc 800-500 ReLU, fc 500-10",
             runner: &LENET5,
+        },
+        ModelEntry {
+            name: "resnet20",
+            summary: "ResNet-20 for CIFAR (He et al. 2016): 3x3 stem, 3 stages of 3 basic blocks, 16/32/64 channels, BatchNorm, option-B shortcuts",
+            runner: &RESNET20,
+        },
+        ModelEntry {
+            name: "resnet56",
+            summary: "ResNet-56 for CIFAR (He et al. 2016): 3 stages of 9 basic blocks, 16/32/64 channels, BatchNorm, option-B shortcuts",
+            runner: &RESNET56,
+        },
+        ModelEntry {
+            name: "resnet18",
+            summary: "ResNet-18, CIFAR form: 3x3 stem, no max-pool, 4 stages of 2 basic blocks, 64/128/256/512 channels, option-B shortcuts",
+            runner: &RESNET18,
         },
     ]
 }

@@ -24,7 +24,7 @@ use crate::optim::{MaskedOptimizer, OptimizerConfig, OptimizerKind};
 use crate::parallel;
 use crate::params::{list_params, prunable_params, read_params, to_burn_layout, write_params, ParamInfo};
 use crate::run_dir::save_model_files;
-use crate::task::Task;
+use crate::task::{Task, TaskOptions};
 use crate::test_hook;
 use crate::TrainError;
 use burn::module::{Module, ParamId};
@@ -83,6 +83,10 @@ pub struct Summary {
     /// written before it was recorded.
     #[serde(default)]
     pub gemm_kernels: String,
+    /// Images in the training split the run trained on (after `train_limit`); 0 in summaries
+    /// written before it was recorded.
+    #[serde(default)]
+    pub train_images: usize,
 }
 
 /// Trains `M` on `data` with pruning and writes the run directory `out`.
@@ -186,6 +190,7 @@ impl<'a, M: Model> Training<'a, M> {
 
         let opt_config = OptimizerConfig {
             weight_decay: cfg.weight_decay,
+            nesterov: cfg.nesterov,
             ..match cfg.optimizer {
                 OptimizerKind::Adam => OptimizerConfig::adam(),
                 OptimizerKind::Sgd => OptimizerConfig::sgd(cfg.momentum),
@@ -193,7 +198,7 @@ impl<'a, M: Model> Training<'a, M> {
         };
         let mut optim = MaskedOptimizer::new(opt_config, engine.regrowth());
         optim.track_gradients(prunable.iter().map(|p| p.id).collect());
-        let task = M::Task::new(&device);
+        let task = M::Task::new(&device).with_options(&TaskOptions { label_smoothing: cfg.label_smoothing });
         let st = LoopState {
             epoch: 0,
             rng: SplitMix64(cfg.seed),
@@ -328,8 +333,10 @@ impl<'a, M: Model> Training<'a, M> {
             if !out.loss.is_finite() {
                 return Ok(Err(NonFinite::Loss(out.loss)));
             }
-            let lr = self.st.lr;
-            self.update_model(|model, optim, _| optim.step(lr, model, out.grads));
+            // The epoch's rate (decayed, lowered after a divergence) shaped within the run.
+            let lr = self.st.lr * self.cfg.lr_schedule.factor(self.st.step, self.cfg.warmup_epochs * self.batches, self.cfg.epochs * self.batches);
+            let batch_stats = out.batch_stats;
+            self.update_model(|model, optim, _| crate::layers::update_running_stats(optim.step(lr, model, out.grads), &batch_stats));
             if let Some(id) = self.optim.take_non_finite() {
                 let name = list_params(self.model()).into_iter().find(|p| p.id == id).map_or_else(|| "a parameter".into(), |p| p.name);
                 return Ok(Err(NonFinite::Weights(name)));
@@ -540,6 +547,7 @@ impl<'a, M: Model> Training<'a, M> {
             prune_overhead: self.st.prune_seconds / self.st.train_seconds.max(1e-9),
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             gemm_kernels: crate::platform::gemm_kernels().to_string(),
+            train_images: self.train.len(),
         }
     }
 

@@ -1,10 +1,16 @@
 //! Layers written in plain Burn tensor ops (plus host-side index computation) where that is
-//! faster than Burn/Flex's own kernels.
+//! faster than Burn/Flex's own kernels, and the BatchNorm whose running statistics stay
+//! deterministic under data-parallel shards.
 
 mod attention;
+mod batch_norm;
+pub mod batch_stats;
 mod gemm_conv;
 mod max_pool;
+mod pool;
 
 pub use attention::{SelfAttention, SelfAttentionConfig};
+pub use batch_norm::{update_running_stats, BatchNorm2d};
 pub use gemm_conv::GemmConv2d;
 pub use max_pool::max_pool2d;
+pub use pool::global_avg_pool_cbhw;
