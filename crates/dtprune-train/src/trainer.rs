@@ -180,7 +180,7 @@ impl<'a, M: Model> Training<'a, M> {
         let classifier = crate::graph::classifier(&graph).map(|c| format!("{c}.weight"));
         let specs: Vec<PrunableSpec> = prunable
             .iter()
-            .map(|p| PrunableSpec { name: p.name.clone(), shape: p.torch_shape(), structures_removable: Some(&p.name) != classifier.as_ref() })
+            .map(|p| PrunableSpec::weight(p.name.clone(), p.torch_shape(), Some(&p.name) != classifier.as_ref()))
             .collect();
         let engine = PruningEngine::new(policy, specs, cfg.rollback.into(), cfg.min_keep);
 
