@@ -195,7 +195,7 @@ fn block_norms_are_size_normalised_and_one_block_per_stage_stays() {
     let d = net.decide(&s, &[k_small.clone(), ("block_tau", toml::Value::Float(0.15))]);
     assert_eq!(d.removals, vec![Removal::Block(0)]);
     // the default 0 removes no block
-    assert!(net.decide(&s, &[k_small.clone()]).removals.is_empty());
+    assert!(net.decide(&s, std::slice::from_ref(&k_small)).removals.is_empty());
     // a block the graph does not mark removable stays
     let mut s = s;
     s.blocks[0].removable = false;
