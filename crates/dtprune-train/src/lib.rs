@@ -40,6 +40,7 @@ pub mod run_dir;
 pub mod runner;
 pub mod sensitivity;
 pub mod stop;
+pub mod structure_groups;
 pub mod task;
 pub mod test_hook;
 pub mod trainer;
