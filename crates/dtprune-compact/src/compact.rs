@@ -118,12 +118,14 @@ pub fn compact(original: &DenseModel, opts: &CompactOptions) -> Result<Compacted
         StructureReport::default()
     };
     let shapes = model.graph.shapes()?;
+    let slots = model.graph.slots();
     // Decide each layer's storage before building the network.
     let mut choice: HashMap<String, (f64, bool, bool)> = HashMap::new();
-    for (i, layer) in model.graph.layers.iter().enumerate() {
-        let Some(name) = layer.param_name() else {
+    for (i, layer) in model.graph.ops().enumerate() {
+        let Some(name) = layer.param_name().filter(|_| layer.has_weight_matrix()) else {
             continue;
         };
+        let input = shapes[model.graph.input_slots(&slots, i)[0]];
         let w = model.weight(name);
         let density = w.data.iter().filter(|v| **v != 0.0).count() as f64 / w.numel().max(1) as f64;
         let kshape = match layer {
@@ -135,8 +137,8 @@ pub fn compact(original: &DenseModel, opts: &CompactOptions) -> Result<Compacted
                 padding,
                 ..
             } => {
-                let (_, hw) = shapes[i].units();
-                let crate::graph::Shape::Image { h, w, .. } = shapes[i] else {
+                let (_, hw) = input.units();
+                let crate::graph::Shape::Image { h, w, .. } = input else {
                     unreachable!("validated")
                 };
                 debug_assert_eq!(hw, h * w);
@@ -164,21 +166,18 @@ pub fn compact(original: &DenseModel, opts: &CompactOptions) -> Result<Compacted
         };
         choice.insert(name.to_string(), (crossover, measured, density < crossover));
     }
+    // Grouped convolutions run dense whatever the choice.
     let network = model.to_network(|name, _| choice[name].2)?;
 
     let mut layers = Vec::new();
-    let mut orig_layers = original
-        .graph
-        .layers
-        .iter()
-        .filter(|l| l.param_name().is_some());
+    let orig_layers: HashMap<&str, &Layer> = original.graph.ops().filter_map(|l| Some((l.param_name()?, l))).collect();
     for op in &network.ops {
         let (name, weights, bias_len) = match op {
             crate::network::Op::Conv(c) => (&c.name, c.weights(), c.bias.len()),
             crate::network::Op::Linear(l) => (&l.name, l.weight.clone(), l.bias.len()),
             _ => continue,
         };
-        let orig = orig_layers.next().expect("same parameterised layers");
+        let orig = orig_layers[name.as_str()];
         let original_shape = weight_shape(orig).expect("param layer");
         let compact_shape = model.weight(name).shape.clone();
         let numel: usize = compact_shape.iter().product();
@@ -198,6 +197,10 @@ pub fn compact(original: &DenseModel, opts: &CompactOptions) -> Result<Compacted
         });
     }
     let original_params = original.params.values().map(|t| t.numel()).sum();
+    let compact_bn: usize = network.ops.iter().map(|op| match op {
+        crate::network::Op::BatchNorm(b) => b.scale.len() * 2,
+        _ => 0,
+    }).sum();
     let (_, original_nonzero_weights) = original.weight_counts();
     let compact_stored_values = network
         .ops
@@ -207,7 +210,8 @@ pub fn compact(original: &DenseModel, opts: &CompactOptions) -> Result<Compacted
             crate::network::Op::Linear(l) => stored_values(&l.weight) + l.bias.len(),
             _ => 0,
         })
-        .sum();
+        .sum::<usize>()
+        + compact_bn;
     let report = CompactReport {
         structure,
         original_params,

@@ -47,9 +47,10 @@ pub enum CompactError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("invalid graph at layer {index} ({op}): {reason}")]
+    #[error("invalid graph at node {index} `{id}` ({op}): {reason}")]
     InvalidGraph {
         index: usize,
+        id: String,
         op: String,
         reason: String,
     },

@@ -47,6 +47,12 @@ pub struct Storage {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompactLayer {
+    /// The node's id and inputs (files of version 1, all chains, have neither: each layer reads
+    /// the one before).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
     #[serde(flatten)]
     pub layer: Layer,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,8 +68,28 @@ pub struct CompactJson {
     pub input: Vec<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocess: Option<Preprocess>,
+    /// The layers (nodes) in a topological order, with the compacted widths.
     pub layers: Vec<CompactLayer>,
+    /// The logits' node (version 1: the last layer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
     pub report: CompactReport,
+}
+
+impl CompactJson {
+    /// The compacted graph.
+    pub fn graph(&self) -> Result<Graph> {
+        let layers = self.layers.iter().map(|l| l.layer.clone());
+        let graph = if self.layers.iter().all(|l| l.inputs.is_empty()) {
+            Graph::chain(self.model.clone(), self.input.clone(), self.preprocess.clone(), layers.collect())
+        } else {
+            let nodes = self.layers.iter().map(|l| crate::graph::Node { id: l.id.clone(), inputs: l.inputs.clone(), op: l.layer.clone() }).collect();
+            let output = self.output.clone().ok_or_else(|| CompactError::Input("compact.json has nodes with inputs but no `output`".into()))?;
+            Graph { model: self.model.clone(), input: self.input.clone(), preprocess: self.preprocess.clone(), nodes, output }
+        };
+        graph.shapes()?;
+        Ok(graph)
+    }
 }
 
 /// Paths and sizes of a written compact model.
@@ -78,24 +104,35 @@ pub struct ExportedFiles {
 pub fn export(c: &Compacted, dir: &Path) -> Result<ExportedFiles> {
     let mut tensors: Vec<(String, OwnedTensor)> = Vec::new();
     let mut layers = Vec::new();
-    let mut ops = c
-        .network
-        .ops
-        .iter()
-        .filter(|o| matches!(o, Op::Conv(_) | Op::Linear(_)));
-    for layer in &c.model.graph.layers {
-        let Some(name) = layer.param_name() else {
-            layers.push(CompactLayer {
-                layer: layer.clone(),
-                storage: None,
-            });
-            continue;
+    // `to_network` builds one op per node, in node order.
+    for (node, op) in c.model.graph.nodes.iter().zip(&c.network.ops) {
+        let layer = &node.op;
+        let (id, inputs) = (node.id.clone(), node.inputs.clone());
+        let (weights, bias) = match op {
+            Op::Conv(cv) => (cv.weights(), &cv.bias),
+            Op::Linear(l) => (l.weight.clone(), &l.bias),
+            Op::BatchNorm(_) => {
+                // An unfolded BatchNorm: its four tensors as they are.
+                let names: Vec<String> = layer.param_shapes().into_iter().map(|(t, _)| t).collect();
+                for t in &names {
+                    let v = &c.model.params[t];
+                    tensors.push((t.clone(), OwnedTensor::f32(v.shape.clone(), &v.data)));
+                }
+                let channels = c.model.params[&names[0]].numel();
+                layers.push(CompactLayer {
+                    id,
+                    inputs,
+                    layer: layer.clone(),
+                    storage: Some(Storage { format: "dense".into(), weight_shape: vec![channels], csr_shape: None, nnz: channels, density: 1.0, tensors: names }),
+                });
+                continue;
+            }
+            _ => {
+                layers.push(CompactLayer { id, inputs, layer: layer.clone(), storage: None });
+                continue;
+            }
         };
-        let (weights, bias) = match ops.next() {
-            Some(Op::Conv(cv)) => (cv.weights(), &cv.bias),
-            Some(Op::Linear(l)) => (l.weight.clone(), &l.bias),
-            _ => unreachable!("network built from this graph"),
-        };
+        let name = layer.param_name().expect("conv and linear have names");
         let wshape = weight_shape(layer).expect("param layer");
         let numel: usize = wshape.iter().product();
         let (storage_tensors, csr_shape) = match &weights {
@@ -132,6 +169,8 @@ pub fn export(c: &Compacted, dir: &Path) -> Result<ExportedFiles> {
         let mut tnames = storage_tensors;
         tnames.push(format!("{name}.bias"));
         layers.push(CompactLayer {
+            id,
+            inputs,
             layer: layer.clone(),
             storage: Some(Storage {
                 format: weights.format().into(),
@@ -149,8 +188,9 @@ pub fn export(c: &Compacted, dir: &Path) -> Result<ExportedFiles> {
         version: FORMAT_VERSION,
         model: g.model.clone(),
         input: g.input.clone(),
-        preprocess: g.preprocess,
+        preprocess: g.preprocess.clone(),
         layers,
+        output: Some(g.output.clone()),
         report: c.report.clone(),
     };
     std::fs::create_dir_all(dir).map_err(|e| CompactError::io(dir, e))?;
@@ -199,18 +239,18 @@ pub fn load_compact(dir: &Path) -> Result<(CompactJson, Network)> {
             path: json_path.clone(),
             source,
         })?;
-    let graph = Graph {
-        model: doc.model.clone(),
-        input: doc.input.clone(),
-        preprocess: doc.preprocess,
-        layers: doc.layers.iter().map(|l| l.layer.clone()).collect(),
-    };
-    graph.shapes()?;
+    let graph = doc.graph()?;
     let file = SafetensorsFile::open(&weights_path)?;
     // Dense tensors for every layer (CSR densified), then the recorded storage re-applied.
     let mut params = std::collections::BTreeMap::new();
     let mut csr_layers = std::collections::HashSet::new();
     for l in &doc.layers {
+        if let Layer::Batchnorm2d { .. } = l.layer {
+            for (t, shape) in l.layer.param_shapes() {
+                params.insert(t.clone(), file.f32(&t, Some(&shape))?);
+            }
+            continue;
+        }
         let (Some(name), Some(ws)) = (l.layer.param_name(), weight_shape(&l.layer)) else {
             continue;
         };

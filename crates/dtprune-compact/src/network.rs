@@ -1,4 +1,4 @@
-//! An executable network: the op chain with weights in their chosen storage.
+//! An executable network: the op DAG with weights in their chosen storage.
 //!
 //! The dense reference and the compact model are both a [`Network`]; they differ only in the
 //! [`Weights`] of each layer (and in the layer sizes after structure removal), so timing one
@@ -7,6 +7,7 @@
 use crate::dense::{conv_dense, ConvGeom, DenseMat};
 use crate::error::{CompactError, Result};
 use crate::graph::{Preprocess, Shape};
+use crate::ops::batchnorm::BatchNormOp;
 use crate::pool::max_pool;
 use crate::sparse::{Csr, SparseConv};
 use rayon::prelude::*;
@@ -53,26 +54,58 @@ pub struct LinearOp {
     pub bias: Vec<f32>,
 }
 
-/// Convolution weights: dense (im2col + GEMM) or sparse (direct sparse convolution).
+/// Convolution weights: dense (im2col + GEMM) or sparse (direct sparse convolution); a grouped
+/// convolution is one dense product per group.
 #[derive(Clone, Debug)]
 pub enum ConvWeights {
     Dense(DenseMat),
     Sparse(SparseConv),
+    /// `groups` filters banks `W_g[cout/groups, cin/groups*kh*kw]`.
+    Grouped(Vec<DenseMat>),
 }
 
 #[derive(Clone, Debug)]
 pub struct ConvOp {
     pub name: String,
+    /// The geometry of the whole convolution (all groups).
     pub geom: ConvGeom,
+    pub groups: usize,
     pub weight: ConvWeights,
     pub bias: Vec<f32>,
 }
 
 impl ConvOp {
+    /// The weight as `W[cout, cin/groups*kh*kw]` (PyTorch's layout, flattened per filter).
     pub fn weights(&self) -> Weights {
         match &self.weight {
             ConvWeights::Dense(d) => Weights::Dense(d.clone()),
             ConvWeights::Sparse(s) => Weights::Csr(s.csr.clone()),
+            ConvWeights::Grouped(gs) => {
+                let cols = gs[0].cols;
+                Weights::Dense(DenseMat::new(self.geom.cout, cols, gs.iter().flat_map(|g| g.data.iter().copied()).collect()))
+            }
+        }
+    }
+
+    /// The geometry of one group.
+    pub fn group_geom(&self) -> ConvGeom {
+        ConvGeom { cin: self.geom.cin / self.groups, cout: self.geom.cout / self.groups, ..self.geom }
+    }
+
+    /// `Y[cout, oh, ow, N] += conv(X)`, `Y` pre-filled with the bias.
+    pub fn forward_acc(&self, x: &[f32], n: usize, y: &mut [f32]) {
+        match &self.weight {
+            ConvWeights::Dense(w) => conv_dense(&self.geom, w, x, n, y),
+            ConvWeights::Sparse(s) => s.forward_acc(x, n, y),
+            ConvWeights::Grouped(ws) => {
+                // Channels are the outermost axis of [C, H, W, N]: a group's input and output
+                // channels are contiguous runs.
+                let g = self.group_geom();
+                let (xin, yout) = (g.cin * g.h * g.w * n, g.cout * g.out_h() * g.out_w() * n);
+                for (k, w) in ws.iter().enumerate() {
+                    conv_dense(&g, w, &x[k * xin..][..xin], n, &mut y[k * yout..][..yout]);
+                }
+            }
         }
     }
 }
@@ -87,16 +120,27 @@ pub enum Op {
     Relu,
     Flatten,
     Linear(LinearOp),
+    BatchNorm(BatchNormOp),
+    /// Sum of the op's inputs.
+    Add,
+    GlobalAvgPool,
+    Identity,
 }
 
 /// A runnable model. Activations keep the batch innermost: images `[C, H, W, N]`, vectors
 /// `[F, N]`. Every kernel then works on contiguous runs of `N` (or `ow × N`) values, flattening
 /// is free, and a sparse tap or weight is one multiply-add across the whole batch.
+///
+/// Values are numbered by *slot*: 0 is the input, `i + 1` the output of `ops[i]`; `inputs[i]`
+/// are the slots op i reads (always earlier ones), `output` the slot of the logits. A chain has
+/// `inputs[i] == [i]`.
 #[derive(Clone, Debug)]
 pub struct Network {
     pub input: Shape,
     pub preprocess: Option<Preprocess>,
     pub ops: Vec<Op>,
+    pub inputs: Vec<Vec<usize>>,
+    pub output: usize,
 }
 
 impl Op {
@@ -108,21 +152,31 @@ impl Op {
             Op::MaxPool { kernel, stride } => format!("maxpool {}x{}/{}", kernel[0], kernel[1], stride[0]),
             Op::Relu => "relu".into(),
             Op::Flatten => "flatten".into(),
+            Op::BatchNorm(b) => format!("{} (batchnorm)", b.name),
+            Op::Add => "add".into(),
+            Op::GlobalAvgPool => "global_avg_pool".into(),
+            Op::Identity => "identity".into(),
         }
     }
 }
 
 impl Network {
-    /// Number of logits per sample.
-    pub fn num_outputs(&self) -> usize {
-        self.shapes().last().map(|s| s.numel()).unwrap_or(0)
+    /// A sequential network: op i reads op i-1.
+    pub fn chain(input: Shape, preprocess: Option<Preprocess>, ops: Vec<Op>) -> Network {
+        let (inputs, output) = ((0..ops.len()).map(|i| vec![i]).collect(), ops.len());
+        Network { input, preprocess, ops, inputs, output }
     }
 
-    /// Activation shapes: input, then after every op.
+    /// Number of logits per sample.
+    pub fn num_outputs(&self) -> usize {
+        self.shapes()[self.output].numel()
+    }
+
+    /// Activation shapes by slot: input, then after every op.
     pub fn shapes(&self) -> Vec<Shape> {
         let mut out = vec![self.input];
-        for op in &self.ops {
-            let cur = *out.last().expect("non-empty");
+        for (i, op) in self.ops.iter().enumerate() {
+            let cur = out[self.inputs[i][0]];
             out.push(match (op, cur) {
                 (Op::Conv(c), _) => Shape::Image {
                     c: c.geom.cout,
@@ -136,6 +190,7 @@ impl Network {
                 },
                 (Op::Flatten, s) => Shape::Features(s.numel()),
                 (Op::Linear(l), _) => Shape::Features(l.weight.rows()),
+                (Op::GlobalAvgPool, Shape::Image { c, .. }) => Shape::Features(c),
                 (_, s) => s,
             });
         }
@@ -149,6 +204,7 @@ impl Network {
             .map(|op| match op {
                 Op::Conv(c) => c.weights().bytes() + 4 * c.bias.len(),
                 Op::Linear(l) => l.weight.bytes() + 4 * l.bias.len(),
+                Op::BatchNorm(b) => 4 * (b.scale.len() + b.shift.len()),
                 _ => 0,
             })
             .sum()
@@ -159,7 +215,8 @@ impl Network {
         let shapes = self.shapes();
         let mut peak = 0;
         for (i, op) in self.ops.iter().enumerate() {
-            let mut b = 4 * n * (shapes[i].numel() + shapes[i + 1].numel());
+            let ins: usize = self.inputs[i].iter().map(|&s| shapes[s].numel()).sum();
+            let mut b = 4 * n * (ins + shapes[i + 1].numel());
             if let Op::Conv(
                 c @ ConvOp {
                     weight: ConvWeights::Dense(_),
@@ -202,22 +259,41 @@ impl Network {
         }
         // Sample-major [N, C·H·W] -> batch-innermost [C·H·W, N] = [C, H, W, N].
         let started = now(timed);
-        let mut act = transpose(x, n, per);
+        let shapes = self.shapes();
+        // Each value lives until its last reader; an in-place op takes its input's buffer when
+        // it is that last reader (in a chain: always, so no activation is ever copied).
+        let mut uses = vec![0usize; shapes.len()];
+        self.inputs.iter().flatten().for_each(|&s| uses[s] += 1);
+        uses[self.output] += 1;
+        let mut acts: Vec<Option<Vec<f32>>> = vec![None; shapes.len()];
+        acts[0] = Some(transpose(x, n, per));
         let mut layout = since(started);
-        let mut shape = self.input;
         for (i, op) in self.ops.iter().enumerate() {
             let started = now(timed);
-            let (next, next_shape) = self.apply(op, act, shape, n);
-            act = next;
-            shape = next_shape;
+            let ins = &self.inputs[i];
+            let first = ins[0];
+            let y = if op.in_place() {
+                let owned = if uses[first] == 1 { acts[first].take().expect("live") } else { acts[first].clone().expect("live") };
+                let others: Vec<&[f32]> = ins[1..].iter().map(|&s| acts[s].as_deref().expect("live")).collect();
+                self.apply_in_place(op, owned, &others, shapes[first], n)
+            } else {
+                self.apply(op, acts[first].as_deref().expect("live"), shapes[first], n)
+            };
+            for &s in ins {
+                uses[s] -= 1;
+                if uses[s] == 0 {
+                    acts[s] = None;
+                }
+            }
+            acts[i + 1] = Some(y);
             if let Some(o) = observe.as_mut() {
                 o(i, since(started));
             }
         }
         // Feature-major [F, N] -> [N, F].
         let started = now(timed);
-        let f = shape.numel();
-        let logits = transpose(&act, f, n);
+        let f = shapes[self.output].numel();
+        let logits = transpose(acts[self.output].as_deref().expect("output"), f, n);
         layout += since(started);
         if let Some(o) = observe.as_mut() {
             o(self.ops.len(), layout);
@@ -227,54 +303,54 @@ impl Network {
 
     /// Forward pass from u8 pixels through the graph's preprocessing.
     pub fn forward_u8(&self, pixels: &[u8], n: usize) -> Result<Vec<f32>> {
-        let p = self.preprocess.ok_or_else(|| {
+        let p = self.preprocess.as_ref().ok_or_else(|| {
             CompactError::Input("the graph has no preprocess to apply to u8 pixels".into())
         })?;
-        self.forward(&p.apply(pixels), n)
+        self.forward(&p.apply(pixels, self.input), n)
     }
 
-    /// One op. Takes the activation by value: element-wise ops and flattening reuse its buffer
-    /// (at batch 1 an allocation costs as much as a ReLU over a few hundred values).
-    fn apply(&self, op: &Op, mut x: Vec<f32>, shape: Shape, n: usize) -> (Vec<f32>, Shape) {
+    /// An op that reads one input buffer. A new buffer for the output.
+    fn apply(&self, op: &Op, x: &[f32], shape: Shape, n: usize) -> Vec<f32> {
         match (op, shape) {
             (Op::Conv(c), _) => {
                 let g = &c.geom;
                 let mut y = broadcast_bias(&c.bias, n * g.out_h() * g.out_w());
-                match &c.weight {
-                    ConvWeights::Dense(w) => conv_dense(g, w, &x, n, &mut y),
-                    ConvWeights::Sparse(s) => s.forward_acc(&x, n, &mut y),
-                }
-                (
-                    y,
-                    Shape::Image {
-                        c: g.cout,
-                        h: g.out_h(),
-                        w: g.out_w(),
-                    },
-                )
+                c.forward_acc(x, n, &mut y);
+                y
             }
             (Op::Linear(l), Shape::Features(_)) => {
-                let rows = l.weight.rows();
                 let mut y = broadcast_bias(&l.bias, n);
                 match &l.weight {
-                    Weights::Dense(w) => w.matmul_acc(&x, n, &mut y),
-                    Weights::Csr(w) => w.matmul_acc(&x, n, &mut y),
+                    Weights::Dense(w) => w.matmul_acc(x, n, &mut y),
+                    Weights::Csr(w) => w.matmul_acc(x, n, &mut y),
                 }
-                (y, Shape::Features(rows))
+                y
             }
-            (Op::Relu, s) => {
-                x.iter_mut().for_each(|v| *v = v.max(0.0));
-                (x, s)
-            }
-            // [C, H, W, N] is already [C*H*W, N] with PyTorch's feature order (c, h, w).
-            (Op::Flatten, s @ Shape::Image { .. }) => (x, Shape::Features(s.numel())),
-            (Op::Flatten, s) => (x, s),
-            (Op::MaxPool { kernel, stride }, Shape::Image { c, h, w }) => {
-                let (oh, ow) = ((h - kernel[0]) / stride[0] + 1, (w - kernel[1]) / stride[1] + 1);
-                (max_pool(&x, [h, w], n, *kernel, *stride), Shape::Image { c, h: oh, w: ow })
-            }
+            (Op::MaxPool { kernel, stride }, Shape::Image { h, w, .. }) => max_pool(x, [h, w], n, *kernel, *stride),
+            (Op::GlobalAvgPool, Shape::Image { c, h, w }) => crate::ops::global_avg_pool::forward(x, c, h * w, n),
             (op, s) => unreachable!("network validated at build time: {op:?} on {s:?}"),
         }
+    }
+
+    /// An op that rewrites its first input's buffer (element-wise ops, flattening, adds):
+    /// at batch 1 an allocation costs as much as a ReLU over a few hundred values.
+    fn apply_in_place(&self, op: &Op, mut x: Vec<f32>, others: &[&[f32]], shape: Shape, n: usize) -> Vec<f32> {
+        match op {
+            Op::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
+            // [C, H, W, N] is already [C*H*W, N] with PyTorch's feature order (c, h, w).
+            Op::Flatten | Op::Identity => {}
+            Op::BatchNorm(b) => b.forward(&mut x, shape.units().1 * n),
+            Op::Add => crate::ops::add::forward(&mut x, others),
+            op => unreachable!("not an in-place op: {op:?}"),
+        }
+        x
+    }
+}
+
+impl Op {
+    /// Whether the op rewrites its input buffer (see `Network::apply_in_place`).
+    fn in_place(&self) -> bool {
+        matches!(self, Op::Relu | Op::Flatten | Op::Identity | Op::BatchNorm(_) | Op::Add)
     }
 }
 
@@ -355,10 +431,10 @@ mod tests {
     #[test]
     fn tiny_mlp_forward_hand_computed() {
         // 2 -> 2 (relu) -> 1, x = [1, -1]
-        let net = Network {
-            input: Shape::Features(2),
-            preprocess: None,
-            ops: vec![
+        let net = Network::chain(
+            Shape::Features(2),
+            None,
+            vec![
                 Op::Linear(LinearOp {
                     name: "a".into(),
                     weight: Weights::Dense(DenseMat::new(2, 2, vec![1., 2., 3., 0.])),
@@ -371,7 +447,7 @@ mod tests {
                     bias: vec![0.5],
                 }),
             ],
-        };
+        );
         // h = relu([1-2, 3+1]) = [0, 4]; y = 0 + 40 + 0.5
         assert_eq!(net.forward(&[1., -1.], 1).unwrap(), vec![40.5]);
         assert_eq!(

@@ -4,8 +4,9 @@
 //! * Input `input`: float32 `[N, C, H, W]` (or `[N, F]`), *after* the preprocessing recorded in
 //!   the metadata (`dtprune.preprocess`: `x = (pixel * scale - mean) / std`); output `logits`
 //!   `[N, classes]`. `N` is symbolic: any batch size.
-//! * One node per op (`ops/`): Conv, MaxPool, Relu, Flatten, Gemm (`transB = 1`, PyTorch's
-//!   `[out, in]` weight as stored).
+//! * One node per op (`ops/`): Conv (strides, pads, group), BatchNormalization (dense model;
+//!   the compact one has it folded into the conv), Add, GlobalAveragePool (+ Flatten), MaxPool,
+//!   Relu, Flatten, Gemm (`transB = 1`, PyTorch's `[out, in]` weight as stored).
 //! * Layers the compact model stores as CSR are written as **dense** initialisers of the reduced
 //!   shape: ONNX's default domain has no CSR Gemm or Conv, so a runtime runs them densely. The
 //!   compact ONNX file therefore has the compact model's shapes but not its sparse kernels.
@@ -62,9 +63,16 @@ impl Variant {
 pub fn to_onnx(net: &Network, model: &str, variant: Variant) -> Vec<u8> {
     let mut b = GraphBuilder::new();
     let shapes = net.shapes();
-    let mut x = "input".to_string();
-    for (op, shape) in net.ops.iter().zip(&shapes) {
-        x = emit_op(&mut b, &x, op, *shape).unwrap_or(x);
+    // The ONNX value of every slot (0: the input).
+    let mut values = vec!["input".to_string()];
+    for (i, op) in net.ops.iter().enumerate() {
+        let ins: Vec<String> = net.inputs[i].iter().map(|&s| values[s].clone()).collect();
+        let x = emit_op(&mut b, &ins, op, shapes[net.inputs[i][0]]).unwrap_or_else(|| ins[0].clone());
+        values.push(x);
+    }
+    // The builder names the last node's output `logits`: make it the output's.
+    if net.output != net.ops.len() || values[net.output] == "input" {
+        b.node("Identity", "output", &[values[net.output].clone()], vec![]);
     }
     let input_dims = match net.input {
         Shape::Features(f) => vec![Dim::Named("N"), Dim::Fixed(f)],
@@ -80,7 +88,7 @@ pub fn to_onnx(net: &Network, model: &str, variant: Variant) -> Vec<u8> {
         ("dtprune.model".to_string(), model.to_string()),
         ("dtprune.variant".to_string(), variant.name().to_string()),
     ];
-    if let Some(p) = net.preprocess {
+    if let Some(p) = &net.preprocess {
         let json = serde_json::json!({"scale": p.scale, "mean": p.mean, "std": p.std});
         meta.push(("dtprune.preprocess".to_string(), json.to_string()));
     }
@@ -89,8 +97,13 @@ pub fn to_onnx(net: &Network, model: &str, variant: Variant) -> Vec<u8> {
 
 /// Adds `op`'s node(s) reading `input` (an activation of `shape`); returns the new output's name,
 /// or `None` for an op that is the identity in ONNX's layout (flattening a vector).
-fn emit_op(b: &mut GraphBuilder, input: &str, op: &Op, shape: Shape) -> Option<String> {
+fn emit_op(b: &mut GraphBuilder, inputs: &[String], op: &Op, shape: Shape) -> Option<String> {
+    let input = inputs[0].as_str();
     Some(match op {
+        Op::BatchNorm(bn) => ops::batchnorm::emit(b, input, bn),
+        Op::Add => ops::add::emit(b, inputs),
+        Op::GlobalAvgPool => ops::global_avg_pool::emit(b, input),
+        Op::Identity => b.node("Identity", "identity", &[input.to_string()], vec![]),
         Op::Conv(c) => ops::conv::emit(b, input, c),
         Op::Linear(l) => ops::gemm::emit(b, input, l),
         Op::MaxPool { kernel, stride } => ops::maxpool::emit(b, input, *kernel, *stride),

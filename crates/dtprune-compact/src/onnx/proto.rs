@@ -21,6 +21,7 @@ use dtprune_protobuf::Msg;
 /// `TensorProto.DataType.FLOAT`.
 pub const FLOAT: i32 = 1;
 /// `AttributeProto.AttributeType` values.
+const ATTR_FLOAT: i32 = 1;
 const ATTR_INT: i32 = 2;
 const ATTR_INTS: i32 = 7;
 
@@ -44,6 +45,13 @@ pub fn tensor_f32(name: &str, dims: &[usize], data: &[f32]) -> Msg {
 pub fn attr_int(name: &str, v: i64) -> Msg {
     let mut m = Msg::new();
     m.string(1, name).int64(3, v).int32(20, ATTR_INT);
+    m
+}
+
+/// `AttributeProto { float f = 2; }`.
+pub fn attr_float(name: &str, v: f32) -> Msg {
+    let mut m = Msg::new();
+    m.string(1, name).float(2, v).int32(20, ATTR_FLOAT);
     m
 }
 
