@@ -18,7 +18,7 @@
 
 use crate::params::ParamInfo;
 use crate::TrainError;
-use dtprune_compact::structure::derive_spaces;
+use dtprune_compact::structure as graph_structure;
 use dtprune_compact::Graph;
 use dtprune_prune::{Block, GroupMember, MemberRole, StructureGroup};
 use std::collections::HashSet;
@@ -40,32 +40,29 @@ pub fn engine_structure(graph: &Graph, params: &[ParamInfo], prunable: &[ParamIn
     Ok(for_engine(&groups, &blocks, params, prunable))
 }
 
-/// The graph's channel spaces as groups over its tensors (every tensor the graph names), and
-/// its residual blocks.
-///
-/// Today's graphs are chains: each space is a layer's outputs, produced by its weight rows and
-/// bias, read by the next parameterised layer's input columns (`span` = the spatial positions a
-/// flatten gives each channel). The DAG's union-find groups (residual adds, BatchNorm) replace
-/// this function's body when `dtprune_compact::structure::channel_groups` lands.
-pub fn graph_groups(graph: &Graph, params: &[ParamInfo]) -> Result<(Vec<StructureGroup>, Vec<Block>), TrainError> {
-    let bad = |message: String| TrainError::Config { path: None, message: format!("model `{}`: coupled structures of its layer graph: {message}", graph.model) };
-    let spaces = derive_spaces(graph).map_err(|e| bad(e.to_string()))?;
-    let rows = |tensor: &str| params.iter().find(|p| p.name == tensor).and_then(|p| p.torch_shape().first().copied());
-    let mut groups = Vec::new();
-    for sp in spaces {
-        // Gate sections (LSTM) and head-sized groups are not single-axis slices: not groups yet.
-        let slices = || sp.producers.iter().chain(&sp.params).chain(sp.consumers.iter().map(|c| &c.slice));
-        if sp.group > 1 || slices().any(|s| s.sections != 1) {
-            continue;
-        }
-        let first = sp.producers.first().ok_or_else(|| bad(format!("space `{}` has no producer", sp.name)))?;
-        let units = rows(&first.tensor).ok_or_else(|| bad(format!("tensor `{}` is not a parameter of the model", first.tensor)))?;
-        let slice = |s: &dtprune_compact::structure::AxisSlice, role| GroupMember { tensor: s.tensor.clone(), axis: s.axis, span: s.block, role };
-        let mut members: Vec<GroupMember> = sp.producers.iter().chain(&sp.params).map(|s| slice(s, MemberRole::Producer)).collect();
-        members.extend(sp.consumers.iter().map(|c| slice(&c.slice, MemberRole::Consumer)));
-        groups.push(StructureGroup { name: sp.name, units, removable: sp.removable, members });
-    }
-    Ok((groups, Vec::new()))
+/// The graph's channel groups (union-find over its channel spaces: channels tied by a residual
+/// add are one group) and its removable residual blocks (identity shortcut), over every tensor
+/// the graph names, from `dtprune_compact::structure`.
+pub fn graph_groups(graph: &Graph, _params: &[ParamInfo]) -> Result<(Vec<StructureGroup>, Vec<Block>), TrainError> {
+    let bad = |e: dtprune_compact::CompactError| TrainError::Config { path: None, message: format!("model `{}`: coupled structures of its layer graph: {e}", graph.model) };
+    let role = |r: graph_structure::MemberRole| match r {
+        graph_structure::MemberRole::Producer => MemberRole::Producer,
+        graph_structure::MemberRole::Follower => MemberRole::Follower,
+        graph_structure::MemberRole::Consumer => MemberRole::Consumer,
+    };
+    let groups = graph_structure::channel_groups(graph)
+        .map_err(bad)?
+        .into_iter()
+        .map(|g| StructureGroup {
+            name: g.name,
+            units: g.units,
+            removable: g.removable,
+            members: g.members.into_iter().map(|m| GroupMember { tensor: m.tensor, axis: m.axis, span: m.span, role: role(m.role) }).collect(),
+        })
+        .collect();
+    // Only blocks with an identity shortcut are listed: all removable.
+    let blocks = graph_structure::residual_blocks(graph).map_err(bad)?.into_iter().map(|b| Block { name: b.name, tensors: b.tensors, add_node: b.add_node, removable: true }).collect();
+    Ok((groups, blocks))
 }
 
 /// Fits the graph's groups and blocks to the run's tensors (see the module doc).
@@ -117,7 +114,9 @@ impl Conversion<'_> {
         let mut removable = g.removable;
         let mut members = Vec::new();
         for m in &g.members {
-            match self.kind(&m.tensor, m.role == MemberRole::Follower) {
+            // The graph lists biases as followers too; in a group only BatchNorm's γ/β follow.
+            let follower = m.role == MemberRole::Follower && self.is_batchnorm(&m.tensor);
+            match self.kind(&m.tensor, follower) {
                 Kind::Weight | Kind::Follower => members.push(m.clone()),
                 Kind::Dropped => {}
                 Kind::Fixed => removable = false,
