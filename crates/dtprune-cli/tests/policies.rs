@@ -125,6 +125,16 @@ fn policy_structure() {
     assert!(dead > 0, "structure pruning masked no whole neuron");
     assert_eq!(dead_rows(&dir, "fc3.weight"), 0, "the classifier's outputs are never removed");
     assert!(dead_rows(&dir, "fc1.weight") <= 150 && dead_rows(&dir, "fc2.weight") <= 50, "max_fraction=0.5 exceeded");
+    // A neuron is a group: its row goes with the next layer's column that reads it.
+    let masks = read_safetensors(&dir.join("masks.safetensors"));
+    for (producer, consumer) in [("fc1.weight", "fc2.weight"), ("fc2.weight", "fc3.weight")] {
+        let (p, c) = (&masks.tensors[producer], &masks.tensors[consumer]);
+        let (pv, cv, cols) = (p.f32s(), c.f32s(), c.shape[1]);
+        let dead: Vec<usize> = (0..p.shape[0]).filter(|&r| pv[r * p.shape[1]..(r + 1) * p.shape[1]].iter().all(|&m| m == 0.0)).collect();
+        for j in dead {
+            assert!((0..c.shape[0]).all(|r| cv[r * cols + j] == 0.0), "{producer} row {j} removed but {consumer} column {j} is not masked");
+        }
+    }
     // Compaction physically removes the dead neurons.
     let compact = read_json(&dir.join("compact.json"));
     for (name, units) in [("fc1", 300), ("fc2", 100)] {

@@ -6,15 +6,25 @@
 //! pruning points (epoch ends, or every N steps for step-scheduled policies) and writes the
 //! returned values and masks back to the device. Between pruning points the trainer enforces
 //! the masks on its own (masked gradients, zeroed optimizer state, zero weights).
+//!
+//! Besides weight tensors the engine tracks *followers* (BatchNorm γ and β): maskable, but only
+//! ever masked with the structure they follow — weight-level policies do not see them. Whole
+//! structures are [`crate::group`]s (and residual blocks): a policy names the units to remove
+//! ([`crate::policy::Removal`]) and the engine masks every member slice at once (producers,
+//! followers, consumers), keeps them masked, counts dead units per group and rolls removals
+//! back with the weights. Without a graph every weight tensor's rows are their own groups.
 
 mod snapshot;
+pub(crate) mod structures;
 
 pub use snapshot::EngineSnapshot;
 
+use crate::error::PruneError;
+use crate::group::{resolve, row_groups, Block, StructureGroup};
 use crate::mask::Mask;
-use crate::policy::structure::dead_structures;
-use crate::policy::{Observation, TensorView, ThresholdPolicy};
+use crate::policy::{Observation, Removal, TensorDecision, TensorView, ThresholdPolicy};
 use serde::{Deserialize, Serialize};
+use structures::Structures;
 
 /// A prunable tensor as the engine tracks it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,9 +34,23 @@ pub struct PrunableSpec {
     pub shape: Vec<usize>,
     /// False for layers whose outputs the model needs whole (the classifier).
     pub structures_removable: bool,
+    /// A follower (BatchNorm γ or β): masked only with the structure it follows, never by
+    /// weight-level (magnitude) policies.
+    #[serde(default)]
+    pub follower: bool,
 }
 
 impl PrunableSpec {
+    /// A weight tensor (conv/linear weight) that policies prune.
+    pub fn weight(name: impl Into<String>, shape: Vec<usize>, structures_removable: bool) -> Self {
+        Self { name: name.into(), shape, structures_removable, follower: false }
+    }
+
+    /// A follower tensor: masked only when a unit it follows is removed.
+    pub fn follower(name: impl Into<String>, shape: Vec<usize>) -> Self {
+        Self { name: name.into(), shape, structures_removable: false, follower: true }
+    }
+
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
@@ -117,11 +141,17 @@ struct Pending {
     val_before: f64,
     /// Per tensor: (flat index, value before removal).
     removed: Vec<Vec<(usize, f32)>>,
+    /// Whole structures removed, given back with the weights.
+    #[serde(default)]
+    structures: Vec<Removal>,
 }
 
 pub struct PruningEngine {
     policy: Box<dyn ThresholdPolicy>,
     specs: Vec<PrunableSpec>,
+    /// Indices of the weight (non-follower) tensors: what policies see as `Observation::tensors`.
+    weights: Vec<usize>,
+    structures: Structures,
     masks: Vec<Mask>,
     thresholds: Vec<Option<f32>>,
     rollback: RollbackConfig,
@@ -138,7 +168,29 @@ impl PruningEngine {
     pub fn new(policy: Box<dyn ThresholdPolicy>, specs: Vec<PrunableSpec>, rollback: RollbackConfig, min_keep: f64) -> Self {
         let masks = specs.iter().map(|s| Mask::ones(s.numel())).collect();
         let thresholds = vec![None; specs.len()];
-        Self { policy, specs, masks, thresholds, rollback, min_keep, pending: None, last_val: None, prune_events: 0, rollbacks: 0 }
+        let weights = (0..specs.len()).filter(|&i| !specs[i].follower).collect();
+        let structures = Structures::new(row_groups(&specs), Vec::new());
+        Self { policy, specs, weights, structures, masks, thresholds, rollback, min_keep, pending: None, last_val: None, prune_events: 0, rollbacks: 0 }
+    }
+
+    /// Replaces the default structures (each weight tensor's rows) by the graph's coupled
+    /// groups and residual blocks, checked against the engine's tensors.
+    pub fn with_structure(mut self, groups: &[StructureGroup], blocks: &[Block]) -> Result<Self, PruneError> {
+        let (groups, blocks) = resolve(&self.specs, groups, blocks)?;
+        self.structures = Structures::new(groups, blocks);
+        Ok(self)
+    }
+
+    /// Units removed per group (group name, removed, total), for reports.
+    pub fn removed_units(&self) -> Vec<(&str, usize, usize)> {
+        let s = &self.structures;
+        s.groups.iter().zip(&s.removed_units).map(|(g, r)| (g.name.as_str(), r.iter().filter(|&&x| x).count(), g.units)).collect()
+    }
+
+    /// Names of the residual blocks removed so far.
+    pub fn removed_blocks(&self) -> Vec<&str> {
+        let s = &self.structures;
+        s.blocks.iter().zip(&s.removed_blocks).filter(|(_, &r)| r).map(|(b, _)| b.name.as_str()).collect()
     }
 
     pub fn specs(&self) -> &[PrunableSpec] {
@@ -173,10 +225,10 @@ impl PruningEngine {
         self.rollbacks
     }
 
-    /// Fraction of all prunable weights masked.
+    /// Fraction of all prunable weights masked (followers not counted: they are not weights).
     pub fn sparsity(&self) -> f64 {
-        let total: usize = self.masks.iter().map(Mask::len).sum();
-        let pruned: usize = self.masks.iter().map(Mask::pruned).sum();
+        let total: usize = self.weights.iter().map(|&i| self.masks[i].len()).sum();
+        let pruned: usize = self.weights.iter().map(|&i| self.masks[i].pruned()).sum();
         if total == 0 {
             0.0
         } else {
@@ -192,6 +244,8 @@ impl PruningEngine {
             "pending_after_epoch": self.pending.as_ref().map(|p| p.after_epoch),
             "prune_events": self.prune_events,
             "rollbacks": self.rollbacks,
+            "units_removed": self.structures.removed_units.iter().flatten().filter(|&&x| x).count(),
+            "blocks_removed": self.structures.removed_blocks.iter().filter(|&&x| x).count(),
             "policy": self.policy.state(),
         })
     }
@@ -240,41 +294,30 @@ impl PruningEngine {
     }
 
     fn run_policy(&mut self, m: RunMetrics, epoch_end: bool, values: &mut [Vec<f32>], out: &mut Outcome) {
-        let views: Vec<TensorView> = self
-            .specs
-            .iter()
-            .enumerate()
-            .map(|(i, s)| TensorView {
-                name: &s.name,
-                shape: &s.shape,
-                values: &values[i],
-                mask: &self.masks[i],
-                structures_removable: s.structures_removable,
-            })
-            .collect();
-        let obs = Observation {
-            epoch: m.epoch,
-            epochs: m.epochs,
-            step: m.step,
-            steps_per_epoch: m.steps_per_epoch,
-            epoch_end,
-            train_loss: m.train_loss,
-            val_loss: m.val_loss,
-            val_accuracy: m.val_accuracy,
-            best_val_accuracy: m.best_val_accuracy,
-            tensors: &views,
-        };
-        let Some(decision) = self.policy.decide(&obs) else { return };
-        drop(views);
-        assert_eq!(decision.tensors.len(), self.specs.len(), "policy `{}` decided for the wrong number of tensors", self.policy.name());
+        let Some(decision) = self.decide(m, epoch_end, values) else { return };
+        assert_eq!(decision.tensors.len(), self.weights.len(), "policy `{}` decided for the wrong number of tensors", self.policy.name());
+        let removed_structures = self.structures.remove(&decision.removals);
+        let open = self.structures.open_masks(&self.specs);
+        let dead_before = self.structures.dead_units(&self.masks);
+        let mut decisions: Vec<Option<TensorDecision>> = vec![None; self.specs.len()];
+        for (&i, d) in self.weights.iter().zip(decision.tensors) {
+            decisions[i] = Some(d);
+        }
 
         let mut removed: Vec<Vec<(usize, f32)>> = vec![Vec::new(); self.specs.len()];
+        let mut reasons: Vec<String> = vec![String::new(); self.specs.len()];
         let mut any_pruned = false;
-        for (i, d) in decision.tensors.into_iter().enumerate() {
-            let spec = &self.specs[i];
-            let mut mask = d.mask;
-            if let Some(kept) = self.guard(&mut mask, &values[i]) {
-                out.events.push(self.event(EventKind::Guard, i, Some(kept), m.step, format!("kept the {kept} largest weights so the tensor stays alive")));
+        for (i, d) in decisions.into_iter().enumerate() {
+            // A follower keeps its mask unless a removal locks its entries.
+            let d = d.unwrap_or_else(|| TensorDecision { threshold: None, mask: self.masks[i].clone(), reason: "follows its structures".into() });
+            let mut mask = match &open[i] {
+                Some(open) => d.mask.and(open),
+                None => d.mask,
+            };
+            if !self.specs[i].follower {
+                if let Some(kept) = self.guard(&mut mask, &values[i], open[i].as_ref()) {
+                    out.events.push(self.event(EventKind::Guard, i, Some(kept), m.step, format!("kept the {kept} largest weights so the tensor stays alive")));
+                }
             }
             let (pruned, regrown) = self.masks[i].diff(&mask);
             if d.threshold != self.thresholds[i] && d.threshold.is_some() {
@@ -284,17 +327,12 @@ impl PruningEngine {
                 out.events.push(e);
                 self.thresholds[i] = d.threshold;
             }
-            let rows = spec.shape.first().copied().unwrap_or(0);
-            let new_dead = dead_structures(&mask, rows).saturating_sub(dead_structures(&self.masks[i], rows));
-            if new_dead > 0 && rows > 1 {
-                out.events.push(self.event(EventKind::Structure, i, Some(new_dead), m.step, d.reason.clone()));
-            }
             if pruned > 0 {
                 any_pruned = true;
                 out.events.push(self.event(EventKind::Prune, i, Some(pruned), m.step, d.reason.clone()));
             }
             if regrown > 0 {
-                out.events.push(self.event(EventKind::Regrow, i, Some(regrown), m.step, d.reason));
+                out.events.push(self.event(EventKind::Regrow, i, Some(regrown), m.step, d.reason.clone()));
             }
             for j in 0..mask.len() {
                 if self.masks[i].keeps(j) && !mask.keeps(j) {
@@ -308,6 +346,15 @@ impl PruningEngine {
                 out.changed = true;
             }
             self.masks[i] = mask;
+            reasons[i] = d.reason;
+        }
+        self.structure_events(&dead_before, &reasons, m.step, out);
+        for r in &removed_structures {
+            if let Removal::Block(b) = *r {
+                let name = self.structures.blocks[b].name.clone();
+                let reason = format!("residual block `{name}` removed whole: its branch is masked, the shortcut stays");
+                out.events.push(PruneEvent { kind: EventKind::Structure, tensor: Some(name), count: Some(1), old: None, new: None, reason, event_epoch: None, step: m.step });
+            }
         }
         if any_pruned {
             self.prune_events += 1;
@@ -315,29 +362,77 @@ impl PruningEngine {
                 let (after_epoch, val_before) = if epoch_end { (m.epoch, Some(m.val_accuracy)) } else { (m.epoch - 1, self.last_val) };
                 // Without a validation figure from before the pruning there is nothing to judge.
                 if let Some(val_before) = val_before {
-                    let pending = self.pending.get_or_insert_with(|| Pending { after_epoch, val_before, removed: vec![Vec::new(); removed.len()] });
+                    let pending = self.pending.get_or_insert_with(|| Pending { after_epoch, val_before, removed: vec![Vec::new(); removed.len()], structures: Vec::new() });
                     for (all, new) in pending.removed.iter_mut().zip(removed) {
                         all.extend(new);
                     }
+                    pending.structures.extend(removed_structures);
                 }
             }
         }
     }
 
-    /// Keeps at least `max(1, ceil(min_keep * numel))` weights, the largest by magnitude.
-    /// Returns how many the guard kept back, if any.
-    fn guard(&self, mask: &mut Mask, values: &[f32]) -> Option<usize> {
+    /// Asks the policy, showing it the weight tensors and the structures.
+    fn decide(&mut self, m: RunMetrics, epoch_end: bool, values: &[Vec<f32>]) -> Option<crate::Decision> {
+        let all: Vec<TensorView> = self
+            .specs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| TensorView {
+                name: &s.name,
+                shape: &s.shape,
+                values: &values[i],
+                mask: &self.masks[i],
+                structures_removable: s.structures_removable,
+                follower: s.follower,
+            })
+            .collect();
+        let weights: Vec<TensorView> = self.weights.iter().map(|&i| all[i]).collect();
+        let obs = Observation {
+            epoch: m.epoch,
+            epochs: m.epochs,
+            step: m.step,
+            steps_per_epoch: m.steps_per_epoch,
+            epoch_end,
+            train_loss: m.train_loss,
+            val_loss: m.val_loss,
+            val_accuracy: m.val_accuracy,
+            best_val_accuracy: m.best_val_accuracy,
+            tensors: &weights,
+            structure: self.structures.view(&all),
+        };
+        self.policy.decide(&obs)
+    }
+
+    /// One `structure` event per group whose count of dead units grew, with the reason of its
+    /// first producer tensor's decision.
+    fn structure_events(&self, dead_before: &[usize], reasons: &[String], step: usize, out: &mut Outcome) {
+        let dead_after = self.structures.dead_units(&self.masks);
+        for (g, (&before, &after)) in self.structures.groups.iter().zip(dead_before.iter().zip(&dead_after)) {
+            if after > before {
+                let reason = g.producers().next().map(|p| reasons[p.tensor].clone()).unwrap_or_default();
+                let tensor = Some(g.label(&self.specs));
+                out.events.push(PruneEvent { kind: EventKind::Structure, tensor, count: Some(after - before), old: None, new: None, reason, event_epoch: None, step });
+            }
+        }
+    }
+
+    /// Keeps at least `max(1, ceil(min_keep * numel))` weights, the largest by magnitude,
+    /// never inside a removed structure (`open` says which entries are not locked; a tensor of
+    /// a removed block has none and stays empty). Returns how many the guard kept back, if any.
+    fn guard(&self, mask: &mut Mask, values: &[f32], open: Option<&Mask>) -> Option<usize> {
         let need = ((self.min_keep * mask.len() as f64).ceil() as usize).max(1).min(mask.len());
         let kept = mask.kept();
         if kept >= need {
             return None;
         }
-        let mut order: Vec<usize> = (0..values.len()).filter(|&j| !mask.keeps(j)).collect();
+        let mut order: Vec<usize> = (0..values.len()).filter(|&j| !mask.keeps(j) && open.is_none_or(|o| o.keeps(j))).collect();
         order.sort_by(|&a, &b| values[b].abs().total_cmp(&values[a].abs()).then(a.cmp(&b)));
-        for &j in order.iter().take(need - kept) {
+        order.truncate(need - kept);
+        for &j in &order {
             mask.set(j, true);
         }
-        Some(need - kept)
+        (!order.is_empty()).then_some(order.len())
     }
 
     /// If the pending event's recovery period is over (or `now`), confirm it or roll it back.
@@ -352,6 +447,7 @@ impl PruningEngine {
             return None;
         }
         // Restore exactly what was removed, with the values from before the removal.
+        self.structures.restore(&p.structures);
         let mut restored = 0;
         for (i, removed) in p.removed.iter().enumerate() {
             for &(j, value) in removed {
@@ -383,6 +479,9 @@ impl PruningEngine {
 }
 
 #[cfg(test)]
+mod structure_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::policy::build;
@@ -391,8 +490,8 @@ mod tests {
 
     fn specs() -> Vec<PrunableSpec> {
         vec![
-            PrunableSpec { name: "fc1.weight".into(), shape: vec![2, 2], structures_removable: true },
-            PrunableSpec { name: "fc2.weight".into(), shape: vec![1, 2], structures_removable: false },
+            PrunableSpec::weight("fc1.weight", vec![2, 2], true),
+            PrunableSpec::weight("fc2.weight", vec![1, 2], false),
         ]
     }
 

@@ -5,7 +5,9 @@
 //! - [`stats`]: the weight statistics the monitor records and policies read;
 //! - [`policy`]: threshold policies behind one trait ([`ThresholdPolicy`]), one file each, with
 //!   validated parameters ([`params`]);
-//! - [`engine`]: applies a policy's masks, guards layers, logs events and rolls back;
+//! - [`group`]: coupled structures (channel groups tied by residual adds, residual blocks) that
+//!   are removed whole;
+//! - [`engine`]: applies a policy's masks and removals, guards layers, logs events and rolls back;
 //! - [`checkpoint`]: the weight policies applied once to a finished checkpoint, from streaming
 //!   statistics ([`stream_stats`]) so that tensors need not fit in memory.
 //!
@@ -15,6 +17,7 @@
 pub mod checkpoint;
 pub mod engine;
 pub mod error;
+pub mod group;
 pub mod mask;
 pub mod params;
 pub mod policy;
@@ -24,5 +27,6 @@ pub mod stream_stats;
 pub use engine::{EngineSnapshot, EventKind, Outcome, PrunableSpec, PruneEvent, PruningEngine, RollbackConfig, RunMetrics};
 pub use error::PruneError;
 pub use mask::Mask;
-pub use policy::{Decision, Observation, TensorDecision, TensorView, ThresholdPolicy};
+pub use group::{Block, GroupMember, MemberRole, StructureGroup};
+pub use policy::{Decision, Observation, Removal, StructureView, TensorDecision, TensorView, ThresholdPolicy};
 pub use stats::TensorStats;

@@ -42,6 +42,7 @@ pub mod runner;
 pub mod schedule;
 pub mod sensitivity;
 pub mod stop;
+pub mod structure_groups;
 pub mod task;
 pub mod test_hook;
 pub mod trainer;

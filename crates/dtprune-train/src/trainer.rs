@@ -177,16 +177,20 @@ impl<'a, M: Model> Training<'a, M> {
         let val = M::Input::prepare(&splits.val, &norm, Augment::default());
 
         // Pruning engine over the prunable tensors, PyTorch layout.
-        let prunable = prunable_params(&model, &cfg.prune_only);
+        let mut prunable = prunable_params(&model, &cfg.prune_only);
         if prunable.is_empty() {
             return Err(TrainError::Prune(dtprune_prune::PruneError::NoPrunable(cfg.prune_only.join(", "))));
         }
         let classifier = crate::graph::classifier(&graph).map(|c| format!("{c}.weight"));
-        let specs: Vec<PrunableSpec> = prunable
+        let mut specs: Vec<PrunableSpec> = prunable
             .iter()
-            .map(|p| PrunableSpec { name: p.name.clone(), shape: p.torch_shape(), structures_removable: Some(&p.name) != classifier.as_ref() })
+            .map(|p| PrunableSpec::weight(p.name.clone(), p.torch_shape(), Some(&p.name) != classifier.as_ref()))
             .collect();
-        let engine = PruningEngine::new(policy, specs, cfg.rollback.into(), cfg.min_keep);
+        // The graph's coupled structures; their BatchNorm γ/β join the engine as followers.
+        let structure = crate::structure_groups::engine_structure(&graph, &list_params(&model), &prunable)?;
+        specs.extend(structure.followers.iter().map(|p| PrunableSpec::follower(p.name.clone(), p.torch_shape())));
+        prunable.extend(structure.followers);
+        let engine = PruningEngine::new(policy, specs, cfg.rollback.into(), cfg.min_keep).with_structure(&structure.groups, &structure.blocks)?;
 
         let opt_config = OptimizerConfig {
             weight_decay: cfg.weight_decay,
@@ -513,8 +517,9 @@ impl<'a, M: Model> Training<'a, M> {
         let last = self.st.history.last().expect("at least one epoch");
         let params_total: usize = tensors.values().map(|(_, v)| v.len()).sum();
         let params_nonzero: usize = tensors.values().map(|(_, v)| v.iter().filter(|x| **x != 0.0).count()).sum();
-        let prunable_total: usize = engine.masks().iter().map(|m| m.len()).sum();
-        let prunable_nonzero: usize = prunable.iter().map(|p| tensors[&p.name].1.iter().filter(|x| **x != 0.0).count()).sum();
+        let prunable_total: usize = engine.masks().iter().zip(engine.specs()).filter(|(_, s)| !s.follower).map(|(m, _)| m.len()).sum();
+        let weights = || prunable.iter().zip(engine.specs()).filter(|(_, s)| !s.follower).map(|(p, _)| p);
+        let prunable_nonzero: usize = weights().map(|p| tensors[&p.name].1.iter().filter(|x| **x != 0.0).count()).sum();
         Summary {
             model: cfg.model.name.clone(),
             dataset: cfg.dataset.clone(),

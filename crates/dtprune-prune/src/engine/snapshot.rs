@@ -18,6 +18,12 @@ pub struct EngineSnapshot {
     prune_events: usize,
     rollbacks: usize,
     policy: serde_json::Value,
+    /// Removed group units and residual blocks (absent in checkpoints written before groups:
+    /// nothing removed as a whole).
+    #[serde(default)]
+    removed_units: Vec<Vec<bool>>,
+    #[serde(default)]
+    removed_blocks: Vec<bool>,
 }
 
 impl PruningEngine {
@@ -30,6 +36,8 @@ impl PruningEngine {
             prune_events: self.prune_events,
             rollbacks: self.rollbacks,
             policy: self.policy.state(),
+            removed_units: self.structures.removed_units.clone(),
+            removed_blocks: self.structures.removed_blocks.clone(),
         }
     }
 
@@ -52,6 +60,19 @@ impl PruningEngine {
                 return Err(invalid("snapshot's pending prune event does not fit the tensors".into()));
             }
         }
+        let old_checkpoint = s.removed_units.is_empty() && s.removed_blocks.is_empty();
+        if !old_checkpoint && !self.structures.fits(&s.removed_units, &s.removed_blocks) {
+            return Err(invalid("snapshot's removed structures do not fit the engine's groups and blocks".into()));
+        }
+        if let Some(p) = &s.pending {
+            let fits = p.structures.iter().all(|r| match *r {
+                crate::policy::Removal::Unit { group, unit } => self.structures.groups.get(group).is_some_and(|g| unit < g.units),
+                crate::policy::Removal::Block(b) => b < self.structures.blocks.len(),
+            });
+            if !fits {
+                return Err(invalid("snapshot's pending prune event removes structures the engine does not have".into()));
+            }
+        }
         // The policy checks its own state last: nothing below can fail.
         self.policy.restore_state(&s.policy).map_err(&invalid)?;
         self.masks = s.masks;
@@ -60,6 +81,11 @@ impl PruningEngine {
         self.last_val = s.last_val;
         self.prune_events = s.prune_events;
         self.rollbacks = s.rollbacks;
+        if old_checkpoint {
+            self.structures.restore_flags(None);
+        } else {
+            self.structures.restore_flags(Some((s.removed_units, s.removed_blocks)));
+        }
         Ok(())
     }
 }
@@ -72,8 +98,8 @@ mod tests {
 
     fn specs() -> Vec<PrunableSpec> {
         vec![
-            PrunableSpec { name: "fc1.weight".into(), shape: vec![3, 4], structures_removable: true },
-            PrunableSpec { name: "fc2.weight".into(), shape: vec![2, 3], structures_removable: false },
+            PrunableSpec::weight("fc1.weight", vec![3, 4], true),
+            PrunableSpec::weight("fc2.weight", vec![2, 3], false),
         ]
     }
 

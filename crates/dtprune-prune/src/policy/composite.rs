@@ -55,7 +55,11 @@ impl ThresholdPolicy for Composite {
                 out
             })
             .collect();
-        Some(Decision { tensors })
+        // Whole structures: whatever any member removes goes (the intersection of masks).
+        let mut removals: Vec<_> = decisions.iter().flat_map(|d| d.removals.iter().copied()).collect();
+        removals.sort();
+        removals.dedup();
+        Some(Decision { tensors, removals })
     }
 
     fn on_rollback(&mut self) {
@@ -75,8 +79,10 @@ impl ThresholdPolicy for Composite {
 
 #[cfg(test)]
 mod tests {
-    use crate::policy::build;
+    use crate::engine::structures::Structures;
+    use crate::group::row_groups;
     use crate::policy::testing::{obs, Fixture};
+    use crate::policy::{build, Removal};
     use std::collections::BTreeMap;
 
     #[test]
@@ -91,11 +97,16 @@ mod tests {
         given.insert("scope".to_string(), toml::Value::String("tensor".into()));
         let (mut pol, record) = build("structure+oneshot", &given).unwrap();
         assert!(record.get("oneshot").is_some());
-        let d = pol.decide(&obs(1, 0.9, 0.9, &f.views())).unwrap();
-        // structure removes row 1 (norm 1 < 0.5 * mean(3.04, 1, 5)); one-shot 25% per tensor
-        // removes the smallest: 0 -> already in row 1, then 0.5 is not below tau = 1 of sorted
-        // [0, 0.5, 1, 3, 3, 4] at index round(1.5) = 2 -> tau 1.0 prunes 0 and 0.5.
-        assert_eq!(d.tensors[0].mask.to_f32(), vec![1.0, 0.0, 0.0, 0.0, 1.0, 1.0]);
+        let structures = Structures::new(row_groups(&f.specs()), Vec::new());
+        let views = f.views();
+        let mut o = obs(1, 0.9, 0.9, &views);
+        o.structure = structures.view(&views);
+        let d = pol.decide(&o).unwrap();
+        // structure removes row 1 (norm 1 < 0.5 * mean(3.04, 1, 5)) as a whole unit, which the
+        // engine masks; one-shot 25% per tensor: sorted [0, 0.5, 1, 3, 3, 4], tau = index
+        // round(1.5) = 2 -> 1.0 prunes 0 and 0.5.
+        assert_eq!(d.removals, vec![Removal::Unit { group: 0, unit: 1 }]);
+        assert_eq!(d.tensors[0].mask.to_f32(), vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
     }
 
     #[test]

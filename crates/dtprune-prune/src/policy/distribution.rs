@@ -128,7 +128,7 @@ impl ThresholdPolicy for DistributionPolicy {
                 TensorDecision { threshold: Some(tau), mask, reason }
             })
             .collect();
-        Some(Decision { tensors })
+        Some(Decision::new(tensors))
     }
 
     fn on_rollback(&mut self) {

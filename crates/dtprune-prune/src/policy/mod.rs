@@ -21,6 +21,7 @@ pub mod threshold;
 pub use composite::Composite;
 
 use crate::error::PruneError;
+use crate::group::{Group, ResolvedBlock};
 use crate::mask::Mask;
 use crate::params::{ParamSpec, Params};
 use std::collections::BTreeMap;
@@ -38,6 +39,9 @@ pub struct TensorView<'a> {
     /// Whether whole structures (rows of dim 0) may be removed: false for the classifier layer,
     /// whose outputs are the model's outputs.
     pub structures_removable: bool,
+    /// A follower tensor (BatchNorm γ, β): only in [`StructureView::all`], never in
+    /// [`Observation::tensors`].
+    pub follower: bool,
 }
 
 /// What the run observed when a policy is asked.
@@ -56,7 +60,10 @@ pub struct Observation<'a> {
     pub val_accuracy: f64,
     /// Best validation accuracy seen so far in the run (including this epoch).
     pub best_val_accuracy: f64,
+    /// The weight tensors (followers such as BatchNorm γ/β are not here: magnitude policies
+    /// never prune them).
     pub tensors: &'a [TensorView<'a>],
+    pub structure: StructureView<'a>,
 }
 
 impl Observation<'_> {
@@ -86,10 +93,49 @@ pub struct TensorDecision {
     pub reason: String,
 }
 
-/// One decision per tensor, in the order of [`Observation::tensors`].
+/// One decision per tensor, in the order of [`Observation::tensors`], and the whole structures
+/// to remove (the engine masks every slice of each; see [`crate::group`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub tensors: Vec<TensorDecision>,
+    pub removals: Vec<Removal>,
+}
+
+impl Decision {
+    /// Per-tensor masks only, no structure removed.
+    pub fn new(tensors: Vec<TensorDecision>) -> Self {
+        Self { tensors, removals: Vec::new() }
+    }
+}
+
+/// A whole structure a policy removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Removal {
+    /// Unit `unit` of group `group` ([`StructureView::groups`]): every member slice.
+    Unit { group: usize, unit: usize },
+    /// Block `0` ([`StructureView::blocks`]): every tensor of the branch.
+    Block(usize),
+}
+
+/// The coupled structures of the network, as the engine tracks them.
+#[derive(Debug, Clone, Copy)]
+pub struct StructureView<'a> {
+    pub groups: &'a [Group],
+    pub blocks: &'a [ResolvedBlock],
+    /// Per group, per unit: removed as a whole (by a [`Removal`]) and not rolled back.
+    pub removed_units: &'a [Vec<bool>],
+    pub removed_blocks: &'a [bool],
+    /// Every engine tensor, followers (BatchNorm γ, β) included: [`crate::group::Member::tensor`]
+    /// indexes this, not [`Observation::tensors`].
+    pub all: &'a [TensorView<'a>],
+}
+
+impl StructureView<'static> {
+    /// No groups, no blocks: what a policy sees when nothing describes structures.
+    pub fn empty() -> Self {
+        Self { groups: &[], blocks: &[], removed_units: &[], removed_blocks: &[], all: &[] }
+    }
 }
 
 /// How a policy moves the pruning threshold during training.
@@ -247,8 +293,15 @@ pub(crate) mod testing {
                     values: &self.values[i],
                     mask: &self.masks[i],
                     structures_removable: i + 1 < self.names.len(),
+                    follower: false,
                 })
                 .collect()
+        }
+
+        /// Specs of the fixture's tensors (the last one is the classifier).
+        pub fn specs(&self) -> Vec<crate::engine::PrunableSpec> {
+            let n = self.names.len();
+            (0..n).map(|i| crate::engine::PrunableSpec::weight(self.names[i].clone(), self.shapes[i].clone(), i + 1 < n)).collect()
         }
 
         pub fn apply(&mut self, d: &Decision) {
@@ -271,6 +324,7 @@ pub(crate) mod testing {
             val_accuracy,
             best_val_accuracy: best,
             tensors,
+            structure: StructureView::empty(),
         }
     }
 

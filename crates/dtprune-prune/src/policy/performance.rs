@@ -106,8 +106,8 @@ impl Performance {
     fn prune_to(&self, obs: &Observation, taus: &[f32], reason: &str) -> Decision {
         // Never overshoot the target: cap τ at the magnitude that reaches it exactly.
         let caps = (self.target > 0.0).then(|| thresholds_for_sparsity(obs.tensors, self.target, Scope::Global));
-        Decision {
-            tensors: obs
+        Decision::new(
+            obs
                 .tensors
                 .iter()
                 .enumerate()
@@ -117,7 +117,7 @@ impl Performance {
                     TensorDecision { threshold: Some(tau), mask: prune_below(t, tau), reason }
                 })
                 .collect(),
-        }
+        )
     }
 
     /// A step inside a ramp: prune at the interpolated τ.

@@ -99,7 +99,7 @@ impl ThresholdPolicy for PerformanceSeed {
                 }
             })
             .collect();
-        Some(Decision { tensors })
+        Some(Decision::new(tensors))
     }
 
     /// A larger ε shrinks the loss term, and with it τ.

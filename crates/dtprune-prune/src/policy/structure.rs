@@ -1,16 +1,24 @@
-//! Structure-based policy: the L_p norm of each structure (a row of dim 0: a Linear layer's
-//! output neuron, a Conv layer's output channel). Structures whose norm is below
-//! τ' = k·mean(norms of the tensor's surviving structures) are masked whole. The classifier
-//! layer's outputs are never removed, and at most `max_fraction` of a tensor's structures go.
+//! Structure-based policy: removes whole coupled structures — units of a channel group
+//! ([`crate::group`]: a Linear layer's neuron, a conv channel, or channels tied by residual
+//! adds) and, optionally, whole residual blocks.
+//!
+//! A group's unit is scored as a whole: the L_p norm over its producer and follower slices
+//! (conv/linear output rows, BatchNorm γ and β). Units whose score is below
+//! τ' = k·mean(scores of the group's surviving units) are removed, at most `max_fraction` of the
+//! group's units and never its last one; the engine then masks every member slice (consumers'
+//! input slices too). The classifier's outputs are never removed (its group is not removable).
+//! Block removal ([`blocks`]) is the seed's "delete layers whose ‖W‖_p < τ'".
 
-use super::{Decision, Observation, PolicyInfo, TensorDecision, ThresholdPolicy};
-use crate::mask::Mask;
+mod blocks;
+
+use super::{Decision, Observation, PolicyInfo, Removal, StructureView, TensorDecision, ThresholdPolicy};
+use crate::group::{Group, MemberRole};
 use crate::params::{ParamKind, ParamSpec, ParamValue};
 
 pub const INFO: PolicyInfo = PolicyInfo {
     name: "structure",
     family: "structure",
-    summary: "mask whole neurons/channels whose L_p norm is below k * mean norm of the layer",
+    summary: "mask whole neurons/channel groups whose L_p norm is below k * mean norm of the group (and residual blocks below block_tau)",
     params: &[
         ParamSpec {
             name: "p",
@@ -22,7 +30,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
             name: "k",
             kind: ParamKind::Float { min: 0.0, max: 10.0, open_min: true },
             default: ParamValue::Float(0.8),
-            help: "tau' = k * mean norm of the tensor's surviving structures",
+            help: "tau' = k * mean norm of the group's surviving units",
         },
         ParamSpec {
             name: "begin_epoch",
@@ -34,7 +42,13 @@ pub const INFO: PolicyInfo = PolicyInfo {
             name: "max_fraction",
             kind: ParamKind::Float { min: 0.0, max: 0.99, open_min: false },
             default: ParamValue::Float(0.5),
-            help: "most structures of one tensor that may be removed",
+            help: "most units of one group that may be removed",
+        },
+        ParamSpec {
+            name: "block_tau",
+            kind: ParamKind::Float { min: 0.0, max: 100.0, open_min: false },
+            default: ParamValue::Float(0.0),
+            help: "remove a removable residual block whose size-normalised weight norm (mean |w|^p)^(1/p) is below this (0: never); one block per stage stays",
         },
     ],
     build: |p| {
@@ -43,6 +57,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
             k: p.float("k"),
             begin_epoch: p.int("begin_epoch") as usize,
             max_fraction: p.float("max_fraction"),
+            block_tau: p.float("block_tau"),
         }))
     },
 };
@@ -52,14 +67,62 @@ pub struct StructurePolicy {
     k: f64,
     begin_epoch: usize,
     max_fraction: f64,
+    block_tau: f64,
 }
 
-/// ‖row‖_p of every row of dim 0.
-pub fn structure_norms(values: &[f32], rows: usize, p: f64) -> Vec<f64> {
-    if rows == 0 {
-        return Vec::new();
+/// What the policy decided for one group.
+struct GroupVerdict {
+    tau: f64,
+    removed: Vec<usize>,
+}
+
+/// The score of every unit of `g`: the L_p norm over all its producer and follower slices,
+/// `(Σ_members Σ_{j in slice} |w_j|^p)^(1/p)`.
+///
+/// Modelled on Torch-Pruning's `GroupNormImportance` (DepGraph, Fang et al. 2023), which adds
+/// up `|w|^p` of every coupled slice into one importance per channel, so tied channels are
+/// judged together rather than per layer. Differences, and why: the p-th root is taken, so a
+/// one-producer group scores exactly its row's L_p norm (the seed's ‖W_s‖_p, and this policy's
+/// per-layer behaviour before groups); consumers' input slices are left out, as the seed
+/// scores a structure by the weights that compute it; BatchNorm γ and β count because a channel
+/// with small γ and β contributes little whatever its conv row. Tensors of removed blocks are
+/// left out (they are zero and gone).
+pub fn unit_scores(g: &Group, view: &StructureView, p: f64) -> Vec<f64> {
+    let mut sums = vec![0.0f64; g.units];
+    let gone = blocks::removed_tensors(view);
+    for m in g.members.iter().filter(|m| m.role != MemberRole::Consumer && !gone.contains(&m.tensor)) {
+        let values = view.all[m.tensor].values;
+        for (u, sum) in sums.iter_mut().enumerate() {
+            *sum += m.indices(u).map(|j| f64::from(values[j].abs()).powf(p)).sum::<f64>();
+        }
     }
-    values.chunks(values.len() / rows).map(|row| row.iter().map(|v| f64::from(v.abs()).powf(p)).sum::<f64>().powf(1.0 / p)).collect()
+    sums.into_iter().map(|s| s.powf(1.0 / p)).collect()
+}
+
+impl StructurePolicy {
+    /// τ' for group `g` and the units to remove, weakest first.
+    fn judge_group(&self, g: &Group, removed: &[bool], view: &StructureView) -> GroupVerdict {
+        let scores = unit_scores(g, view, self.p);
+        // A unit already removed, or emptied by weight pruning, counts against max_fraction.
+        let alive: Vec<usize> = (0..g.units).filter(|&u| !removed[u] && scores[u] > 0.0).collect();
+        let mean = alive.iter().map(|&u| scores[u]).sum::<f64>() / alive.len().max(1) as f64;
+        let tau = self.k * mean;
+        let max_removed = ((g.units as f64) * self.max_fraction).floor() as usize;
+        let already = g.units - alive.len();
+        let mut candidates: Vec<usize> = alive.iter().copied().filter(|&u| scores[u] < tau).collect();
+        candidates.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+        candidates.truncate(max_removed.saturating_sub(already).min(alive.len().saturating_sub(1)));
+        GroupVerdict { tau, removed: candidates }
+    }
+
+    fn reason(&self, g: &Group, v: &GroupVerdict) -> String {
+        let what = format!("{} structures with ||W||_{} < {:.5} (= {} * mean norm) removed", v.removed.len(), self.p, v.tau, self.k);
+        if g.producers().count() > 1 {
+            format!("group `{}`: {what}", g.name)
+        } else {
+            what
+        }
+    }
 }
 
 impl ThresholdPolicy for StructurePolicy {
@@ -71,87 +134,60 @@ impl ThresholdPolicy for StructurePolicy {
         if !obs.epoch_end || obs.epoch < self.begin_epoch {
             return None;
         }
-        let tensors = obs
-            .tensors
-            .iter()
-            .map(|t| {
-                let rows = t.shape.first().copied().unwrap_or(0);
-                if !t.structures_removable || rows < 2 {
-                    return TensorDecision { threshold: None, mask: t.mask.clone(), reason: "structures of this tensor are kept".into() };
-                }
-                let norms = structure_norms(t.values, rows, self.p);
-                let alive: Vec<usize> = (0..rows).filter(|&r| norms[r] > 0.0).collect();
-                let mean = alive.iter().map(|&r| norms[r]).sum::<f64>() / alive.len().max(1) as f64;
-                let tau = self.k * mean;
-                let max_removed = ((rows as f64) * self.max_fraction).floor() as usize;
-                let already = rows - alive.len();
-                let mut candidates: Vec<usize> = alive.iter().copied().filter(|&r| norms[r] < tau).collect();
-                candidates.sort_by(|&a, &b| norms[a].total_cmp(&norms[b]));
-                candidates.truncate(max_removed.saturating_sub(already).min(alive.len().saturating_sub(1)));
-                let mut mask = t.mask.clone();
-                let row_len = t.values.len() / rows;
-                for &r in &candidates {
-                    for j in r * row_len..(r + 1) * row_len {
-                        mask.set(j, false);
+        let view = &obs.structure;
+        let gone = blocks::removed_tensors(view);
+        let mut decisions: Vec<TensorDecision> =
+            obs.tensors.iter().map(|t| TensorDecision { threshold: None, mask: t.mask.clone(), reason: "structures of this tensor are kept".into() }).collect();
+        // Observation::tensors are the weights of StructureView::all, in order.
+        let mut weight_index: Vec<Option<usize>> = vec![None; view.all.len()];
+        let mut next = 0;
+        for (slot, t) in weight_index.iter_mut().zip(view.all) {
+            if !t.follower {
+                *slot = Some(next);
+                next += 1;
+            }
+        }
+        let mut removals = Vec::new();
+        for (gi, g) in view.groups.iter().enumerate() {
+            // A group whose producers all belong to removed blocks went with them.
+            if !g.removable || g.units < 2 || g.producers().all(|m| gone.contains(&m.tensor)) {
+                continue;
+            }
+            let verdict = self.judge_group(g, &view.removed_units[gi], view);
+            let reason = self.reason(g, &verdict);
+            for m in g.producers() {
+                if let Some(d) = weight_index.get(m.tensor).copied().flatten().and_then(|w| decisions.get_mut(w)) {
+                    if d.threshold.is_none() {
+                        *d = TensorDecision { threshold: Some(verdict.tau as f32), mask: d.mask.clone(), reason: reason.clone() };
                     }
                 }
-                TensorDecision {
-                    threshold: Some(tau as f32),
-                    mask,
-                    reason: format!("{} structures with ||W||_{} < {:.5} (= {} * mean norm) removed", candidates.len(), self.p, tau, self.k),
-                }
-            })
-            .collect();
-        Some(Decision { tensors })
+            }
+            removals.extend(verdict.removed.into_iter().map(|unit| Removal::Unit { group: gi, unit }));
+        }
+        if self.block_tau > 0.0 {
+            removals.extend(blocks::weak_blocks(view, self.p, self.block_tau).into_iter().map(Removal::Block));
+        }
+        Some(Decision { tensors: decisions, removals })
     }
 
     fn on_rollback(&mut self) {
         self.k *= 0.8;
+        self.block_tau *= 0.8;
     }
 
     fn state(&self) -> serde_json::Value {
-        serde_json::json!({ "k": self.k })
+        serde_json::json!({ "k": self.k, "block_tau": self.block_tau })
     }
 
     fn restore_state(&mut self, state: &serde_json::Value) -> Result<(), String> {
         self.k = super::state_field(state, "k")?;
+        // Checkpoints written before block removal have no `block_tau`: it stays as configured.
+        if state.get("block_tau").is_some() {
+            self.block_tau = super::state_field(state, "block_tau")?;
+        }
         Ok(())
     }
 }
 
-/// Structures (rows of dim 0) whose every element is masked.
-pub fn dead_structures(mask: &Mask, rows: usize) -> usize {
-    if rows == 0 {
-        return 0;
-    }
-    mask.as_bytes().chunks(mask.len() / rows).filter(|row| row.iter().all(|&k| k == 0)).count()
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::testing::{obs, params, Fixture};
-
-    #[test]
-    fn l2_norms_by_hand() {
-        // rows [3,4] and [0,1]: norms 5 and 1; L1: 7 and 1
-        assert_eq!(structure_norms(&[3.0, -4.0, 0.0, 1.0], 2, 2.0), vec![5.0, 1.0]);
-        assert_eq!(structure_norms(&[3.0, -4.0, 0.0, 1.0], 2, 1.0), vec![7.0, 1.0]);
-    }
-
-    #[test]
-    fn removes_weak_rows_not_classifier() {
-        // hidden [3,2]: row norms 5, 1, 5 -> mean 3.667, k 0.5 -> 1.833: row 1 goes.
-        let f = Fixture::new(vec![
-            ("fc1.weight", vec![3, 2], vec![3.0, 4.0, 0.0, 1.0, 4.0, 3.0]),
-            ("fc2.weight", vec![2, 3], vec![0.1, 0.0, 0.0, 5.0, 5.0, 5.0]),
-        ]);
-        let p = params(&INFO, &[("k", toml::Value::Float(0.5))]);
-        let mut pol = (INFO.build)(&p).unwrap();
-        let d = pol.decide(&obs(1, 0.9, 0.9, &f.views())).unwrap();
-        assert_eq!(d.tensors[0].mask.to_f32(), vec![1.0, 1.0, 0.0, 0.0, 1.0, 1.0]);
-        assert_eq!(dead_structures(&d.tensors[0].mask, 3), 1);
-        // the last tensor is the classifier: untouched although its first row is weak
-        assert_eq!(d.tensors[1].mask.pruned(), 0);
-    }
-}
+pub(crate) mod tests;

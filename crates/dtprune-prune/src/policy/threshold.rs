@@ -100,8 +100,8 @@ pub fn thresholds_for_sparsity(tensors: &[TensorView], sparsity: f64, scope: Sco
 
 /// The decision "prune every tensor below its τ" (no regrowth), with one reason for all.
 pub fn prune_all_below(tensors: &[TensorView], taus: &[f32], reason: &str) -> Decision {
-    Decision {
-        tensors: tensors
+    Decision::new(
+        tensors
             .iter()
             .zip(taus)
             .map(|(t, &tau)| TensorDecision {
@@ -110,18 +110,18 @@ pub fn prune_all_below(tensors: &[TensorView], taus: &[f32], reason: &str) -> De
                 reason: reason.to_string(),
             })
             .collect(),
-    }
+    )
 }
 
 /// Masks unchanged: used when a policy reports τ but prunes nothing.
 pub fn keep_masks(tensors: &[TensorView], taus: &[Option<f32>], reason: &str) -> Decision {
-    Decision {
-        tensors: tensors
+    Decision::new(
+        tensors
             .iter()
             .zip(taus)
             .map(|(t, &threshold)| TensorDecision { threshold, mask: Mask::clone(t.mask), reason: reason.to_string() })
             .collect(),
-    }
+    )
 }
 
 #[cfg(test)]
