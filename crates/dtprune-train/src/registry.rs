@@ -3,7 +3,7 @@
 
 use crate::model::Model;
 use crate::model_params::ModelParams;
-use crate::models::{Lenet300, Lenet5};
+use crate::models::{GruClassifier, Lenet300, Lenet5, LstmClassifier, TabularMlp};
 use crate::runner::{ModelRunner, Runner};
 use crate::TrainError;
 use std::collections::BTreeMap;
@@ -19,8 +19,11 @@ pub struct ModelEntry {
 
 static LENET300: Runner<Lenet300> = Runner::new();
 static LENET5: Runner<Lenet5> = Runner::new();
+static LSTM: Runner<LstmClassifier> = Runner::new();
+static GRU: Runner<GruClassifier> = Runner::new();
+static TABULAR_MLP: Runner<TabularMlp> = Runner::new();
 
-fn built_in() -> [ModelEntry; 2] {
+fn built_in() -> [ModelEntry; 5] {
     [
         ModelEntry {
             name: "lenet300",
@@ -31,6 +34,21 @@ fn built_in() -> [ModelEntry; 2] {
             name: "lenet5",
             summary: "LeNet-5, Caffe variant: conv5x5x20, pool, conv5x5x50, pool, fc 800-500 ReLU, fc 500-10",
             runner: &LENET5,
+        },
+        ModelEntry {
+            name: "lstm",
+            summary: "stacked LSTM over feature frames, linear classifier on each sequence's last valid frame",
+            runner: &LSTM,
+        },
+        ModelEntry {
+            name: "gru",
+            summary: "stacked GRU over feature frames, linear classifier on each sequence's last valid frame",
+            runner: &GRU,
+        },
+        ModelEntry {
+            name: "tabular-mlp",
+            summary: "an embedding table per categorical column, concatenated with the numeric columns, then a ReLU MLP",
+            runner: &TABULAR_MLP,
         },
     ]
 }

@@ -1,8 +1,15 @@
 //! The built-in models. A model is one file: a `#[derive(Module)]` struct that implements
 //! [`crate::model::Model`], plus one entry in [`crate::registry`].
 
+mod gru;
 mod lenet300;
 mod lenet5;
+mod lstm;
+mod recurrent;
+mod tabular_mlp;
 
+pub use gru::GruClassifier;
 pub use lenet300::Lenet300;
 pub use lenet5::Lenet5;
+pub use lstm::LstmClassifier;
+pub use tabular_mlp::TabularMlp;
