@@ -154,11 +154,15 @@ struct TrainArgs {
     /// A `[model]` parameter, `key=value` (repeatable).
     #[arg(long = "model-param", short = 'M', value_name = "KEY=VALUE")]
     model_params: Vec<String>,
-    /// mnist (built in) | idx | cifar10 | image-folder (these read --data-dir)
+    /// mnist (built in) | idx | cifar10 | image-folder | fsdd | audio-folder | sms-spam |
+    /// text-tsv | adult | csv (all but mnist read --data-dir; `dtprune models` lists them)
     #[arg(long)]
     dataset: Option<String>,
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// A data-set option, `key=value` (repeatable; `dtprune models` lists each set's options).
+    #[arg(long = "data-option", short = 'D', value_name = "KEY=VALUE")]
+    data_options: Vec<String>,
     #[arg(long)]
     epochs: Option<usize>,
     #[arg(long)]
@@ -234,7 +238,7 @@ struct TrainArgs {
 
 /// Flags that would change a run: `--resume` takes them all from the run's config.toml.
 const RESUME_CONFLICTS: [&str; 28] = [
-    "config", "model", "model_params", "dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "lr_decay", "seed",
+    "config", "model", "model_params", "dataset", "data_dir", "data_options", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "lr_decay", "seed",
     "val_size", "train_limit", "test_limit", "policy", "monitor_every", "checkpoint_every", "replicas", "prune_only", "policy_params", "rollback_tolerance",
     "no_rollback", "augment_crop", "augment_flip", "out", "overwrite",
 ];
@@ -440,6 +444,10 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
         let (k, v) = dtprune_prune::params::parse_override(kv).with_context(|| format!("--model-param `{kv}` is not KEY=VALUE"))?;
         c.model.params.insert(k, v);
     }
+    if a.dataset.as_ref().is_some_and(|d| *d != c.dataset) {
+        // Options in the file belong to the file's data set.
+        c.data.clear();
+    }
     set!(dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every, checkpoint_every);
     if a.replicas.is_some() {
         c.replicas = a.replicas;
@@ -449,6 +457,10 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
     }
     if let Some(d) = &a.data_dir {
         c.data_dir = Some(d.clone());
+    }
+    for kv in &a.data_options {
+        let (k, v) = dtprune_data::options::parse_option(kv).with_context(|| format!("--data-option `{kv}` is not KEY=VALUE"))?;
+        c.data.insert(k, v);
     }
     if let Some(o) = &a.optimizer {
         c.optimizer = match o.as_str() {
@@ -528,7 +540,10 @@ fn train(a: TrainArgs) -> Result<()> {
     let run = dtprune_report::Run::load(&out)?;
     dtprune_report::write_run_metrics_csv(&out)?;
     dtprune_report::write_run_plots(&run, &out.join("plots"))?;
-    let compact_report = if a.no_compact { None } else { Some(compact(&out, None)?) };
+    // Models with ops compaction does not read yet (recurrent layers, embeddings) keep the
+    // masked model only.
+    let lacking = dtprune_train::model_graph::unsupported_ops(&out.join("graph.json"));
+    let compact_report = if a.no_compact || !lacking.is_empty() { None } else { Some(compact(&out, None)?) };
 
     match mode {
         progress::Mode::Json => println!("{}", serde_json::to_string(&summary)?),
@@ -542,6 +557,9 @@ fn train(a: TrainArgs) -> Result<()> {
             println!("compression        {:.1}x  ({} of {} prunable weights kept)", summary.compression_ratio, summary.prunable_nonzero, summary.prunable_total);
             println!("prune events       {}  (rollbacks {})", summary.prune_events, summary.rollbacks);
             println!("seconds per epoch  {:.2}  (pruning overhead {:.1}%)", summary.seconds_per_epoch, summary.prune_overhead * 100.0);
+            if !lacking.is_empty() {
+                println!("compact model      not yet: compaction does not read {}", lacking.join(", "));
+            }
             if let Some(r) = compact_report {
                 println!(
                     "compact model      {} -> {} parameter bytes ({:.1}x smaller), {} units removed",
@@ -559,7 +577,8 @@ fn train(a: TrainArgs) -> Result<()> {
 /// The first `n` test images (u8 pixels) of the data set `run` was trained on.
 fn reference_images(run: &Path, n: usize) -> Result<(Vec<u8>, usize)> {
     let files = dtprune_train::run::open_run(run)?;
-    let splits = dtprune_train::run::load_data(&files.cfg)?.splits;
+    let data = dtprune_train::run::load_data(&files.cfg)?;
+    let splits = data.images().with_context(|| format!("--reference needs image data ({})", run.display()))?;
     let available = splits.test.len();
     if n == 0 || n > available {
         bail!("--reference {n} is out of range; valid range is [1, {available}] (the run's test set)");
@@ -575,7 +594,17 @@ fn compact(run: &Path, crossover: Option<f64>) -> Result<CompactSummary> {
         }
         opts.crossover = dtprune_compact::Crossover::Fixed(x);
     }
-    let (c, files) = dtprune_compact::compact_run_dir(run, &opts)?;
+    let (c, files) = dtprune_compact::compact_run_dir(run, &opts).map_err(|e| {
+        let graph = run.join("graph.json");
+        match dtprune_train::model_graph::unsupported_ops(&graph).as_slice() {
+            [] => anyhow::Error::from(e),
+            ops => anyhow::anyhow!(
+                "{}: compaction does not support this model's ops yet ({}); its pruned, masked weights are in model.safetensors",
+                graph.display(),
+                ops.join(", ")
+            ),
+        }
+    })?;
     Ok(CompactSummary { report: c.report, files })
 }
 

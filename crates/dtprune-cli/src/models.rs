@@ -19,6 +19,11 @@ pub fn print_models() {
     println!("\ndata sets:");
     for d in &datasets {
         println!("{:<14} input {:<6} {}", d.name, d.input, d.summary);
+        for o in (d.options)() {
+            let default = if o.default.is_empty() { "-" } else { o.default };
+            println!("    {:<18} default {:<10} range {:<22} {}", o.name, default, o.kind.range_text(), o.help);
+        }
     }
-    println!("\nSet parameters in a `[model]` table (name = \"...\" plus parameters) or with -M key=value.");
+    println!("\nSet parameters in a `[model]` table (name = \"...\" plus parameters) or with -M key=value;");
+    println!("data-set options in a `[data]` table or with -D key=value.");
 }

@@ -20,7 +20,7 @@ use std::process::Command;
 /// The first `n` MNIST test images (u8 pixels) and labels.
 fn test_images(n: usize) -> (Vec<u8>, Vec<u8>) {
     let cfg = dtprune_train::ExperimentConfig { data_dir: Some(mnist_dir()), ..Default::default() };
-    let s = dtprune_train::run::load_data(&cfg).expect("load MNIST").splits;
+    let s = dtprune_train::run::load_data(&cfg).expect("load MNIST").images().unwrap().clone();
     let t = s.test.first(n);
     (t.images().to_vec(), t.labels().to_vec())
 }

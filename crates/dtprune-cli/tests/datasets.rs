@@ -59,7 +59,7 @@ fn cifar_jpegs(archive: &Path, classes: &[&str], per_class: usize) -> Vec<(Strin
 /// A grey tree: `per_class` MNIST training images of digits 0, 1 and 2 in each split, as PNG.
 fn grey_tree(root: &Path, per_class: usize) {
     let cfg = dtprune_train::ExperimentConfig { data_dir: Some(mnist_dir()), ..Default::default() };
-    let mnist = dtprune_train::run::load_data(&cfg).unwrap().splits;
+    let mnist = dtprune_train::run::load_data(&cfg).unwrap().images().unwrap().clone();
     for (split, set) in [("train", &mnist.train), ("test", &mnist.test)] {
         for (digit, name) in [(0u8, "zero"), (1, "one"), (2, "two")] {
             let dir = root.join(split).join(name);

@@ -132,7 +132,7 @@ type Images = (Vec<u8>, Vec<u8>);
 /// MNIST (train, test) as (pixels, labels), read through dtprune's own loader (checksums verified).
 fn mnist() -> (Images, Images) {
     let cfg = dtprune_train::ExperimentConfig { data_dir: Some(mnist_dir()), ..Default::default() };
-    let s = dtprune_train::run::load_data(&cfg).expect("load MNIST").splits;
+    let s = dtprune_train::run::load_data(&cfg).expect("load MNIST").images().unwrap().clone();
     ((s.train.images().to_vec(), s.train.labels().to_vec()), (s.test.images().to_vec(), s.test.labels().to_vec()))
 }
 

@@ -1,13 +1,14 @@
-//! Loads one speech, text or table data set and prints what a model would get, with the time
-//! each load took (the second load of a speech set reads the feature cache).
+//! Loads one data set by name and prints what a model would get, with the time each load took.
+//! Speech features are cached in `$DTPRUNE_CACHE_DIR` (default `~/.cache/dtprune/features`):
+//! point it at an empty folder to time the first load's feature computation.
 //!
 //! cargo run --release -p dtprune-data --example load_data -- NAME DATA_DIR [key=value ...]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use dtprune_data::catalog::{load_dataset, HostData};
 use dtprune_data::options::options_from_args;
+use dtprune_data::{load_dataset, DatasetRequest, Splits};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -19,10 +20,10 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(2)
     });
-    let cache = tempfile_dir();
     for attempt in ["first load", "second load"] {
         let start = Instant::now();
-        let data = match load_dataset(&args[0], Path::new(&args[1]), &given, Some(&cache)) {
+        let request = DatasetRequest { data_dir: Some(Path::new(&args[1])), val_size: 1, options: &given };
+        let data = match load_dataset(&args[0], &request) {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -30,31 +31,13 @@ fn main() {
             }
         };
         let secs = start.elapsed().as_secs_f64();
-        let summary = match &data {
-            HostData::Speech(s) => format!(
-                "speech: {} train / {} test, {:?}",
-                s.train.len(),
-                s.test.len(),
-                s.shape()
-            ),
-            HostData::Text(s) => format!(
-                "text: {} train / {} test, {:?}",
-                s.train.len(),
-                s.test.len(),
-                s.shape()
-            ),
-            HostData::Table(s) => format!(
-                "table: {} train / {} test, {:?}",
-                s.train.len(),
-                s.test.len(),
-                s.shape()
-            ),
+        let (train, val, test) = data.splits.sizes();
+        let shape = match &data.splits {
+            Splits::Image(s) => format!("{}x{}x{}", s.train.channels(), s.train.rows(), s.train.cols()),
+            Splits::Speech { splits, .. } => format!("{:?}", splits.shape()),
+            Splits::Text { splits, .. } => format!("{:?}", splits.shape()),
+            Splits::Table { splits, .. } => format!("{:?}", splits.shape()),
         };
-        println!("{attempt}: {secs:.3} s; {summary}");
+        println!("{attempt}: {secs:.3} s; {}: {train} train / {val} val / {test} test, {shape}", data.splits.input());
     }
-    let _ = std::fs::remove_dir_all(&cache);
-}
-
-fn tempfile_dir() -> PathBuf {
-    std::env::temp_dir().join(format!("dtprune-load-data-{}", std::process::id()))
 }

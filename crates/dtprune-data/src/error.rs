@@ -146,6 +146,10 @@ pub enum DataError {
 
     #[error("dataset `{name}` needs a data directory (--data-dir DIR): {what}")]
     NeedsDataDir { name: String, what: String },
+
+    /// A speech, text or table loader's error (it names the file and line, or the option).
+    #[error(transparent)]
+    Load(#[from] crate::load_error::LoadError),
 }
 
 /// What exactly is wrong inside an IDX file; kept as data so tests and callers can match on it.

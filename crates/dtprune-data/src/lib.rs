@@ -1,7 +1,9 @@
-//! Data loading for dtprune: data sets by name ([`registry`]): validated IDX reading (raw or
-//! gzip), MNIST with pinned checksums, any IDX image-classification directory, CIFAR-10's JPEG
-//! copy and any `ImageFolder` tree (decoded once into a binary [`cache`]); train/val/test
-//! splits, per-channel [`normalize`] statistics and seeded image [`augment`]ation.
+//! Data loading for dtprune: data sets by name ([`registry`]) with their validated options
+//! ([`options`]): validated IDX reading (raw or gzip), MNIST with pinned checksums, any IDX
+//! image-classification directory, CIFAR-10's JPEG copy and any `ImageFolder` tree (decoded
+//! once into a binary [`cache`]); train/val/test splits, per-channel [`normalize`] statistics
+//! and seeded image [`augment`]ation; spoken audio as log-mel frames ([`speech`]), text as
+//! WordPiece ids ([`text`]), tables as categorical ids and standardised numbers ([`table`]).
 //!
 //! Pure Rust with no Burn dependency, so it builds fast and can be tested in isolation;
 //! the trainer turns [`ImageSet`] buffers into tensors.
@@ -22,11 +24,11 @@ pub mod set;
 pub use augment::Augment;
 
 // Speech, text and table data (issue 11): host data a model batch is built from.
-pub mod catalog;
 pub mod load_error;
 pub mod options;
 pub mod speech;
 pub mod split;
+pub mod splits;
 pub mod table;
 pub mod text;
 
@@ -39,4 +41,5 @@ pub use mnist::{
 pub use normalize::Normalization;
 pub use registry::{dataset, datasets, load_dataset, register_dataset, Dataset, DatasetEntry, DatasetRequest};
 pub use rng::SplitMix64;
+pub use splits::Splits;
 pub use set::{DatasetInfo, ImageSet, ImageSplits, TrainTest, DEFAULT_VAL_SIZE};

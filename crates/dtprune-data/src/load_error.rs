@@ -64,9 +64,6 @@ pub enum LoadError {
     #[error("{what} not found: {}", path.display())]
     Missing { what: String, path: PathBuf },
 
-    #[error("unknown data set `{name}` (known: {known})")]
-    UnknownDataset { name: String, known: String },
-
     /// The tokenizer could not be built or trained (its own message).
     #[error("tokenizer: {message}")]
     Tokenizer { message: String },

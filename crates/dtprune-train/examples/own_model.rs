@@ -11,7 +11,8 @@ use burn::nn::{Linear, LinearConfig, Relu};
 use burn::prelude::*;
 use dtprune_prune::params::{ParamKind, ParamSpec, ParamValue};
 use dtprune_train::config::{ExperimentConfig, ModelConfig, PolicyConfig};
-use dtprune_train::graph::{linear, model_graph, param_dims, Graph, Layer};
+use dtprune_train::graph::{linear, model_graph, param_dims, Layer};
+use dtprune_train::model_graph::ModelGraph;
 use dtprune_train::model_params::ModelParams;
 use dtprune_train::{register_model, Classification, ImageData, InputInfo, Model};
 use std::path::PathBuf;
@@ -43,9 +44,9 @@ impl Model for TinyMlp {
         self.out.forward(self.relu.forward(self.hidden.forward(x)))
     }
 
-    fn graph(&self, info: InputInfo) -> Graph {
+    fn graph(&self, info: InputInfo) -> ModelGraph {
         let (inputs, width) = (info.channels * info.rows * info.cols, param_dims(&self.hidden.weight)[1]);
-        model_graph("tiny-mlp", info, vec![Layer::Flatten, linear("hidden", inputs, width), Layer::Relu, linear("out", width, info.classes)])
+        model_graph("tiny-mlp", info, vec![Layer::Flatten, linear("hidden", inputs, width), Layer::Relu, linear("out", width, info.classes)]).into()
     }
 }
 

@@ -1,7 +1,7 @@
 //! The experiment config: everything a run needs, settable from a TOML file (`--config`) with
-//! command-line flags overriding it. Unknown keys are errors (except inside `[model]` and
-//! `[policy]`, whose keys are validated against the chosen model's and policy's declared
-//! parameters when the experiment is resolved, `crate::experiment`).
+//! command-line flags overriding it. Unknown keys are errors (except inside `[model]`,
+//! `[policy]` and `[data]`, whose keys are validated against the chosen model's, policy's and
+//! data set's declared parameters when the experiment is resolved or the data loaded).
 //!
 //! [`ExperimentConfig::validate`] checks what the config alone can tell (ranges); names and
 //! parameters are checked once, by `crate::experiment::Experiment::resolve`.
@@ -23,6 +23,10 @@ pub struct ExperimentConfig {
     /// `idx`, `cifar10`, `image-folder` (these read `data_dir`).
     pub dataset: String,
     pub data_dir: Option<PathBuf>,
+    /// The data set's options (`[data]`, `-D key=value`): validated by its loader against the
+    /// options it declares (`dtprune models` lists them); image sets take none.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub data: BTreeMap<String, toml::Value>,
     pub epochs: usize,
     pub batch_size: usize,
     pub lr: f64,
@@ -194,6 +198,7 @@ impl Default for ExperimentConfig {
             model: ModelConfig::named("lenet300"),
             dataset: "mnist".into(),
             data_dir: None,
+            data: BTreeMap::new(),
             epochs: 10,
             batch_size: 128,
             lr: 1e-3,

@@ -41,10 +41,18 @@ impl Experiment {
     }
 }
 
-/// The normalisation a run uses: the config's, else the data set's declared one, else the
-/// statistics of the training split. Checked against the images' channel count.
-pub fn normalization(cfg: &ExperimentConfig, data: &Dataset) -> Result<Normalization, TrainError> {
-    let norm = cfg.normalize.clone().or_else(|| data.declared.clone()).unwrap_or_else(|| Normalization::of(&data.splits.train));
-    norm.check(data.splits.train.channels()).map_err(|e| TrainError::Config { path: None, message: e.to_string() })?;
-    Ok(norm)
+/// The pixel normalisation a run uses: the config's, else the data set's declared one, else
+/// the statistics of the training split; checked against the images' channel count. Data other
+/// than images has none (a `[normalize]` table for it is an error).
+pub fn normalization(cfg: &ExperimentConfig, data: &Dataset) -> Result<Option<Normalization>, TrainError> {
+    let config = |message: String| TrainError::Config { path: None, message };
+    let Ok(images) = data.images() else {
+        return match cfg.normalize {
+            Some(_) => Err(config(format!("[normalize] applies to image data; data set `{}` holds {} data", cfg.dataset, data.splits.input()))),
+            None => Ok(None),
+        };
+    };
+    let norm = cfg.normalize.clone().or_else(|| data.declared.clone()).unwrap_or_else(|| Normalization::of(&images.train));
+    norm.check(images.train.channels()).map_err(|e| config(e.to_string()))?;
+    Ok(Some(norm))
 }

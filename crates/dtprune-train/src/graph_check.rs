@@ -75,7 +75,7 @@ mod tests {
         let device = Device::flex();
         let info = InputInfo { channels: 1, rows: 28, cols: 28, classes: 10 };
         let model = Lenet300::init(info, &crate::registry::default_params::<Lenet300>(), &device);
-        let good = model.graph(info);
+        let good = model.graph(info).into_layers().expect("a layer graph");
         check_graph(&good, &model).unwrap();
 
         let with = |layers: Vec<Layer>| model_graph("lenet300", info, layers);

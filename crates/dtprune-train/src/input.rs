@@ -1,14 +1,52 @@
-//! What a model takes in: the description of its input ([`InputInfo`]), the kind of batch it
-//! consumes ([`InputKind`]: images now; sequences, token ids with padding masks and tabular
-//! columns are further implementations), and the image one ([`ImageData`]).
+//! What a model takes in: the kind of batch it consumes ([`InputKind`]) with the description
+//! of its input a model is built from ([`InputKind::Info`]): images ([`ImageData`], described
+//! by [`InputInfo`]), feature-frame sequences with lengths ([`speech::SpeechData`]) and
+//! categorical ids with numeric columns ([`table::TableData`]).
 
+pub mod speech;
+pub mod table;
+
+use crate::TrainError;
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use dtprune_data::{Augment, ImageSet, Normalization};
+use dtprune_data::{Augment, Dataset, ImageSet, Normalization};
 
 pub use dtprune_data::SplitMix64;
 
-/// What a model needs to know about its input to be built.
+/// Which split of a data set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    Train,
+    Val,
+    Test,
+}
+
+/// How a split is made ready: its first `limit` items (0: all), the pixel normalisation
+/// (image data only) and the augmentation of training batches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Prepare<'a> {
+    pub limit: usize,
+    pub norm: Option<&'a Normalization>,
+    pub augment: Augment,
+}
+
+impl Prepare<'_> {
+    /// How many of `n` items to take.
+    pub fn take(&self, n: usize) -> usize {
+        if self.limit == 0 {
+            n
+        } else {
+            self.limit.min(n)
+        }
+    }
+}
+
+/// The error for a data set of another kind than the model's input.
+pub(crate) fn wrong_kind(expected: &str, data: &Dataset) -> TrainError {
+    TrainError::Config { path: None, message: format!("the model takes {expected} input but the data set holds {} data", data.splits.input()) }
+}
+
+/// What an image model needs to know about its input to be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InputInfo {
     pub channels: usize,
@@ -23,18 +61,27 @@ impl InputInfo {
     }
 }
 
+/// The description of input kind `I`.
+pub type InfoOf<I> = <I as InputKind>::Info;
+
 /// Targets of a batch (class indices).
 pub type Targets = Tensor<1, Int>;
 
 /// A kind of model input: one data split made ready for batching, and how batches are cut.
 pub trait InputKind: Send + Sync + Sized + 'static {
-    /// The name `dtprune models` shows and data sets declare (`image`).
+    /// The name `dtprune models` shows and data sets declare (`image`, `speech`, `table`).
     const NAME: &'static str;
+    /// What a model of this input is built from (sizes, classes).
+    type Info: Clone + std::fmt::Debug + Send + Sync + 'static;
     /// What the model's `forward` takes.
     type Batch: Send;
-    /// One split of a loaded data set, normalised with `norm`; `augment` applies to training
-    /// batches ([`InputKind::train_batch`]) only.
-    fn prepare(set: &ImageSet, norm: &Normalization, augment: Augment) -> Self;
+    /// The description of a loaded data set's input; an error if it holds another kind.
+    fn info(data: &Dataset) -> Result<Self::Info, TrainError>;
+    /// Classes the model tells apart (chance level of the explosion check).
+    fn classes(info: &Self::Info) -> usize;
+    /// One split of a loaded data set made ready for batching; `how.augment` applies to
+    /// training batches ([`InputKind::train_batch`]) only.
+    fn prepare(data: &Dataset, split: Split, how: &Prepare) -> Result<Self, TrainError>;
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -60,6 +107,18 @@ pub struct ImageData {
 }
 
 impl ImageData {
+    /// `set` normalised with `norm`; `augment` applies to training batches.
+    pub fn new(set: &ImageSet, norm: &Normalization, augment: Augment) -> Self {
+        Self {
+            pixels: set.images().to_vec(),
+            labels: set.labels().iter().map(|&l| i64::from(l)).collect(),
+            shape: [set.channels(), set.rows(), set.cols()],
+            black: norm.black(),
+            norm: norm.clone(),
+            augment,
+        }
+    }
+
     fn gather(&self, indices: &[usize]) -> (Vec<f32>, Vec<i64>) {
         let per_image: usize = self.shape.iter().product();
         let mut raw = Vec::with_capacity(indices.len() * per_image);
@@ -86,18 +145,27 @@ impl ImageData {
 
 impl InputKind for ImageData {
     const NAME: &'static str = "image";
+    type Info = InputInfo;
     /// `[batch, channels, rows, cols]`, normalised.
     type Batch = Tensor<4>;
 
-    fn prepare(set: &ImageSet, norm: &Normalization, augment: Augment) -> Self {
-        Self {
-            pixels: set.images().to_vec(),
-            labels: set.labels().iter().map(|&l| i64::from(l)).collect(),
-            shape: [set.channels(), set.rows(), set.cols()],
-            black: norm.black(),
-            norm: norm.clone(),
-            augment,
-        }
+    fn info(data: &Dataset) -> Result<InputInfo, TrainError> {
+        Ok(InputInfo::of(&data.images().map_err(|_| wrong_kind(Self::NAME, data))?.train))
+    }
+
+    fn classes(info: &InputInfo) -> usize {
+        info.classes
+    }
+
+    fn prepare(data: &Dataset, split: Split, how: &Prepare) -> Result<Self, TrainError> {
+        let splits = data.images().map_err(|_| wrong_kind(Self::NAME, data))?;
+        let set = match split {
+            Split::Train => &splits.train,
+            Split::Val => &splits.val,
+            Split::Test => &splits.test,
+        };
+        let norm = how.norm.ok_or_else(|| TrainError::Config { path: None, message: "image data needs a normalisation".into() })?;
+        Ok(Self::new(&set.first(how.take(set.len())), norm, how.augment))
     }
 
     fn len(&self) -> usize {

@@ -4,7 +4,7 @@
 //! - foundations: generic parameter walks ([`params`]), [`layers`], mask-aware optimizers
 //!   ([`optim`]) and learning-rate [`schedule`]s, safetensors [`export`], [`monitor`] records, the layer [`graph`] constructors;
 //! - the model contract: [`input`] kinds and batches, the [`task`] (loss and metric), the
-//!   [`model`] trait with its [`model_params`]; the built-in [`models`];
+//!   [`model`] trait with its [`model_params`] and its [`model_graph`]; the built-in [`models`];
 //! - running a model: data-parallel steps ([`parallel`]), [`evaluate`], the pre-training
 //!   [`graph_check`], the [`config`] and its resolved [`experiment`], the run directory
 //!   ([`run_dir`]), the training loop ([`trainer`]) with its [`checkpoint`]s (exact resume),
@@ -27,6 +27,7 @@ pub mod input;
 pub mod io;
 pub mod layers;
 pub mod model;
+pub mod model_graph;
 pub mod model_params;
 pub mod models;
 pub mod monitor;

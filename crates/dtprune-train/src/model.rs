@@ -1,9 +1,10 @@
 //! The model contract: what the trainer needs from a model. A model declares the kind of batch
-//! it takes ([`InputKind`]) and what it is trained for ([`Task`]), is built from its validated
-//! `[model]` parameters, returns logits, and describes its layer graph for compaction.
+//! it takes ([`InputKind`]) and what it is trained for ([`Task`]), is built from its input's
+//! description and its validated `[model]` parameters, returns logits, and describes its
+//! layers for compaction ([`ModelGraph`]).
 
-use crate::graph::Graph;
-use crate::input::{InputInfo, InputKind};
+use crate::input::{InfoOf, InputKind};
+use crate::model_graph::ModelGraph;
 use crate::model_params::ModelParams;
 use crate::task::Task;
 use burn::module::Module;
@@ -11,7 +12,8 @@ use burn::prelude::*;
 use dtprune_prune::params::ParamSpec;
 
 pub trait Model: Module + Sized + Send + Sync + 'static {
-    /// The batches `forward` takes (images: [`crate::input::ImageData`]).
+    /// The batches `forward` takes (images: [`crate::input::ImageData`]; speech:
+    /// [`crate::input::speech::SpeechData`]; tables: [`crate::input::table::TableData`]).
     type Input: InputKind;
     /// Loss and metric ([`crate::task::Classification`]).
     type Task: Task;
@@ -24,15 +26,17 @@ pub trait Model: Module + Sized + Send + Sync + 'static {
     }
     /// Whether the model can take this input (image size, classes) with these parameters; the
     /// message says why not.
-    fn check_input(_info: InputInfo, _params: &ModelParams) -> Result<(), String> {
+    fn check_input(_info: InfoOf<Self::Input>, _params: &ModelParams) -> Result<(), String> {
         Ok(())
     }
     /// Builds the model with freshly initialised weights.
-    fn init(info: InputInfo, params: &ModelParams, device: &Device) -> Self;
+    fn init(info: InfoOf<Self::Input>, params: &ModelParams, device: &Device) -> Self;
     /// Logits `[batch, classes]`.
     fn forward(&self, batch: <Self::Input as InputKind>::Batch) -> Tensor<2>;
-    /// The layer graph, in the form `dtprune-compact` reads (structure dependencies for removal).
-    fn graph(&self, info: InputInfo) -> Graph;
+    /// The layer graph: in the form `dtprune-compact` reads (structure dependencies for
+    /// removal; a [`crate::graph::Graph`] converts with `.into()`), or a node list for ops it
+    /// does not read yet.
+    fn graph(&self, info: InfoOf<Self::Input>) -> ModelGraph;
 }
 
 /// The batch type of model `M`.

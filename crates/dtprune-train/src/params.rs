@@ -42,9 +42,10 @@ impl ParamInfo {
         self.burn_shape.iter().product()
     }
 
-    /// Weights of Linear and Conv layers are prunable by default (not biases, not norms).
+    /// Weights of Linear, Conv and Embedding layers are prunable by default (not biases, not
+    /// norms).
     pub fn prunable_by_default(&self) -> bool {
-        self.name.ends_with(".weight") && matches!(self.owner.as_str(), "Linear" | "Conv1d" | "Conv2d" | "Conv3d" | "GemmConv2d")
+        self.name.ends_with(".weight") && matches!(self.owner.as_str(), "Linear" | "Conv1d" | "Conv2d" | "Conv3d" | "GemmConv2d" | "Embedding")
     }
 }
 

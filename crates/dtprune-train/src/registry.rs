@@ -3,7 +3,7 @@
 
 use crate::model::Model;
 use crate::model_params::ModelParams;
-use crate::models::{Lenet300, Lenet5, Resnet18, Resnet20, Resnet56};
+use crate::models::{GruClassifier, Lenet300, Lenet5, LstmClassifier, Resnet18, Resnet20, Resnet56, TabularMlp};
 use crate::runner::{ModelRunner, Runner};
 use crate::TrainError;
 use std::collections::BTreeMap;
@@ -22,6 +22,9 @@ static LENET5: Runner<Lenet5> = Runner::new();
 static RESNET20: Runner<Resnet20> = Runner::new();
 static RESNET56: Runner<Resnet56> = Runner::new();
 static RESNET18: Runner<Resnet18> = Runner::new();
+static LSTM: Runner<LstmClassifier> = Runner::new();
+static GRU: Runner<GruClassifier> = Runner::new();
+static TABULAR_MLP: Runner<TabularMlp> = Runner::new();
 
 fn built_in() -> [ModelEntry; 5] {
     [
@@ -49,6 +52,21 @@ fn built_in() -> [ModelEntry; 5] {
             name: "resnet18",
             summary: "ResNet-18, CIFAR form: 3x3 stem, no max-pool, 4 stages of 2 basic blocks, 64/128/256/512 channels, option-B shortcuts",
             runner: &RESNET18,
+        },
+        ModelEntry {
+            name: "lstm",
+            summary: "stacked LSTM over feature frames, linear classifier on each sequence's last valid frame",
+            runner: &LSTM,
+        },
+        ModelEntry {
+            name: "gru",
+            summary: "stacked GRU over feature frames, linear classifier on each sequence's last valid frame",
+            runner: &GRU,
+        },
+        ModelEntry {
+            name: "tabular-mlp",
+            summary: "an embedding table per categorical column, concatenated with the numeric columns, then a ReLU MLP",
+            runner: &TABULAR_MLP,
         },
     ]
 }

@@ -3,6 +3,7 @@
 
 use crate::config::ExperimentConfig;
 use crate::experiment::{normalization, Experiment};
+use crate::input::Split;
 use crate::registry::model;
 use crate::sensitivity::{check_budget, check_levels, suggest, write_outputs, SensitivityReport};
 use crate::trainer::{Summary, TrainObserver};
@@ -14,7 +15,7 @@ pub use crate::run_dir::{load_model, open_run, RunFiles};
 
 /// The data set a config asks for.
 pub fn load_data(cfg: &ExperimentConfig) -> Result<Dataset, TrainError> {
-    let request = DatasetRequest { data_dir: cfg.data_dir.as_deref(), val_size: cfg.val_size };
+    let request = DatasetRequest { data_dir: cfg.data_dir.as_deref(), val_size: cfg.val_size, options: &cfg.data };
     Ok(dtprune_data::load_dataset(&cfg.dataset, &request)?)
 }
 
@@ -52,10 +53,10 @@ pub fn eval_run(dir: &Path) -> Result<EvalReport, TrainError> {
     let cfg = &run.cfg;
     let data = load_data(cfg)?;
     let norm = normalization(cfg, &data)?;
-    let test = &data.splits.test;
-    let test_set = if cfg.test_limit == 0 { test.first(test.len()) } else { test.first(cfg.test_limit) };
-    let eval = run_model(&run)?.runner.evaluate(&run, &test_set, &norm)?;
-    Ok(EvalReport { model: cfg.model.name.clone(), test_accuracy: eval.accuracy, test_loss: eval.loss, test_images: test_set.len() })
+    let tests = data.splits.sizes().2;
+    let eval = run_model(&run)?.runner.evaluate(&run, &data, Split::Test, cfg.test_limit, norm.as_ref())?;
+    let test_images = if cfg.test_limit == 0 { tests } else { cfg.test_limit.min(tests) };
+    Ok(EvalReport { model: cfg.model.name.clone(), test_accuracy: eval.accuracy, test_loss: eval.loss, test_images })
 }
 
 /// Sensitivity analysis of the run directory `dir` on its validation split; writes
@@ -67,12 +68,12 @@ pub fn sensitivity(dir: &Path, levels: &[f64], budget: f64) -> Result<Sensitivit
     let entry = run_model(&run)?;
     let data = load_data(&run.cfg)?;
     let norm = normalization(&run.cfg, &data)?;
-    let (baseline, rows) = entry.runner.sensitivity(&run, &data.splits.val, &norm, &levels)?;
+    let (baseline, rows) = entry.runner.sensitivity(&run, &data, Split::Val, norm.as_ref(), &levels)?;
     let suggestions = suggest(&rows, budget);
     let mut report = SensitivityReport {
         run: dir.to_path_buf(),
         model: run.cfg.model.name.clone(),
-        val_images: data.splits.val.len(),
+        val_images: data.splits.sizes().1,
         baseline_val_accuracy: baseline,
         budget,
         levels,

@@ -4,7 +4,7 @@
 
 use crate::config::ExperimentConfig;
 use crate::export::{load_into, load_safetensors, save_safetensors, NamedTensors};
-use crate::input::InputInfo;
+use crate::input::InfoOf;
 use crate::model::Model;
 use crate::model_params::resolve_model_params;
 use crate::params::ParamInfo;
@@ -53,7 +53,7 @@ pub fn open_run(dir: &Path) -> Result<RunFiles, TrainError> {
 
 /// A run's saved weights loaded into a fresh `M` (built from the run's `[model]` parameters)
 /// on `device`.
-pub fn load_model<M: Model>(info: InputInfo, run: &RunFiles, device: &Device) -> Result<M, TrainError> {
+pub fn load_model<M: Model>(info: InfoOf<M::Input>, run: &RunFiles, device: &Device) -> Result<M, TrainError> {
     let params = resolve_model_params(&run.cfg.model.name, M::params(), &run.cfg.model.params)
         .map_err(|e| TrainError::NotARun { path: run.dir.clone(), message: format!("config.toml: {e}") })?;
     load_into(M::init(info, &params, device), &run.model_path, &run.tensors)

@@ -3,14 +3,14 @@
 
 use crate::evaluate::{evaluate, Evaluation};
 use crate::experiment::Experiment;
-use crate::input::{InputInfo, InputKind};
+use crate::input::{InputKind, Prepare, Split};
 use crate::model::Model;
 use crate::run_dir::{load_model, RunFiles};
 use crate::sensitivity::{measure, SensitivityRow};
 use crate::trainer::{Summary, TrainObserver};
 use crate::TrainError;
 use burn::prelude::*;
-use dtprune_data::{Augment, Dataset, ImageSet, Normalization};
+use dtprune_data::{Dataset, Normalization};
 use dtprune_prune::params::ParamSpec;
 use std::marker::PhantomData;
 use std::path::Path;
@@ -23,10 +23,10 @@ pub trait ModelRunner: Send + Sync {
     /// Data-parallel shards per batch by default.
     fn replicas(&self) -> usize;
     fn train(&self, experiment: Experiment, data: &Dataset, out: &Path, observer: &mut dyn TrainObserver) -> Result<Summary, TrainError>;
-    /// Loss and metric of the run's saved model on `set`.
-    fn evaluate(&self, run: &RunFiles, set: &ImageSet, norm: &Normalization) -> Result<Evaluation, TrainError>;
-    /// Baseline metric on `set` and one row per (prunable tensor, level).
-    fn sensitivity(&self, run: &RunFiles, set: &ImageSet, norm: &Normalization, levels: &[f64]) -> Result<(f64, Vec<SensitivityRow>), TrainError>;
+    /// Loss and metric of the run's saved model on `split` of `data` (its first `limit` items, 0: all).
+    fn evaluate(&self, run: &RunFiles, data: &Dataset, split: Split, limit: usize, norm: Option<&Normalization>) -> Result<Evaluation, TrainError>;
+    /// Baseline metric on `split` of `data` and one row per (prunable tensor, level).
+    fn sensitivity(&self, run: &RunFiles, data: &Dataset, split: Split, norm: Option<&Normalization>, levels: &[f64]) -> Result<(f64, Vec<SensitivityRow>), TrainError>;
 }
 
 /// [`ModelRunner`] for the model type `M`.
@@ -61,15 +61,17 @@ impl<M: Model> ModelRunner for Runner<M> {
         crate::trainer::train::<M>(experiment, data, out, observer)
     }
 
-    fn evaluate(&self, run: &RunFiles, set: &ImageSet, norm: &Normalization) -> Result<Evaluation, TrainError> {
+    fn evaluate(&self, run: &RunFiles, data: &Dataset, split: Split, limit: usize, norm: Option<&Normalization>) -> Result<Evaluation, TrainError> {
         let device = Device::flex();
-        let model = load_model::<M>(InputInfo::of(set), run, &device)?;
-        Ok(evaluate(&model, &M::Input::prepare(set, norm, Augment::default()), &device))
+        let model = load_model::<M>(M::Input::info(data)?, run, &device)?;
+        let items = M::Input::prepare(data, split, &Prepare { limit, norm, ..Default::default() })?;
+        Ok(evaluate(&model, &items, &device))
     }
 
-    fn sensitivity(&self, run: &RunFiles, set: &ImageSet, norm: &Normalization, levels: &[f64]) -> Result<(f64, Vec<SensitivityRow>), TrainError> {
+    fn sensitivity(&self, run: &RunFiles, data: &Dataset, split: Split, norm: Option<&Normalization>, levels: &[f64]) -> Result<(f64, Vec<SensitivityRow>), TrainError> {
         let device = Device::flex();
-        let model = load_model::<M>(InputInfo::of(set), run, &device)?;
-        measure(&model, &M::Input::prepare(set, norm, Augment::default()), &run.cfg.prune_only, levels, &device)
+        let model = load_model::<M>(M::Input::info(data)?, run, &device)?;
+        let items = M::Input::prepare(data, split, &Prepare { norm, ..Default::default() })?;
+        measure(&model, &items, &run.cfg.prune_only, levels, &device)
     }
 }

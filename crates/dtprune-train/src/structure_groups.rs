@@ -24,7 +24,7 @@ use dtprune_prune::{Block, GroupMember, MemberRole, StructureGroup};
 use std::collections::HashSet;
 
 /// The engine's view of the graph's structures.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct EngineStructure {
     /// BatchNorm γ/β (and residual-branch biases) the engine tracks besides the prunable
     /// weights, in graph order.

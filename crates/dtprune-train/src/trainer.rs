@@ -14,9 +14,8 @@ use crate::divergence::{self, NonFinite};
 use crate::evaluate::{evaluate, Evaluation};
 use crate::experiment::Experiment;
 use crate::export::{module_tensors, NamedTensors};
-use crate::graph::preprocess_for;
-use crate::graph_check::check_graph;
-use crate::input::{InputInfo, InputKind, SplitMix64};
+use crate::input::{InputKind, Prepare, Split, SplitMix64};
+use crate::model_graph::check_and_write;
 use crate::io::{write_atomic, write_json};
 use crate::model::Model;
 use crate::monitor::{EpochRecord, StepRecord, TensorRecord};
@@ -116,7 +115,8 @@ struct Training<'a, M: Model> {
     task: M::Task,
     train: M::Input,
     val: M::Input,
-    norm: Normalization,
+    /// The pixel normalisation (image data).
+    norm: Option<Normalization>,
     prunable: Vec<ParamInfo>,
     engine: PruningEngine,
     optim: MaskedOptimizer,
@@ -154,40 +154,39 @@ impl<'a, M: Model> Training<'a, M> {
     /// `graph.json`, builds the model, checks its graph and sets up the engine and optimizer.
     fn start(experiment: Experiment, data: &Dataset, out: &'a Path) -> Result<Self, TrainError> {
         let Experiment { cfg, model_params, policy, policy_params, .. } = experiment;
-        let splits = &data.splits;
-        let info = InputInfo::of(&splits.train);
-        M::check_input(info, &model_params).map_err(|message| TrainError::Config { path: None, message })?;
+        let info = M::Input::info(data)?;
+        M::check_input(info.clone(), &model_params).map_err(|message| TrainError::Config { path: None, message })?;
         let norm = crate::experiment::normalization(&cfg, data)?;
         // The run records the shard count and normalisation it used, so `config.toml` alone
         // reproduces it.
-        let cfg = ExperimentConfig { replicas: Some(cfg.replicas.unwrap_or(M::REPLICAS)), normalize: Some(norm.clone()), ..cfg };
+        let cfg = ExperimentConfig { replicas: Some(cfg.replicas.unwrap_or(M::REPLICAS)), normalize: norm.clone(), ..cfg };
         std::fs::create_dir_all(out).map_err(|e| TrainError::Io { path: out.into(), source: e })?;
         write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
 
         let device = Device::flex().autodiff();
         device.seed(cfg.seed);
-        let model = M::init(info, &model_params, &device);
-        let mut graph = model.graph(info);
-        graph.preprocess = preprocess_for(&norm);
-        check_graph(&graph, &model)?;
-        write_json(&out.join("graph.json"), &graph)?;
+        let model = M::init(info.clone(), &model_params, &device);
+        let (classifier, graph) = check_and_write(model.graph(info.clone()), &model, norm.as_ref(), &out.join("graph.json"))?;
 
-        let train_limit = if cfg.train_limit == 0 { splits.train.len() } else { cfg.train_limit.min(splits.train.len()) };
-        let train = M::Input::prepare(&splits.train.first(train_limit), &norm, cfg.augment);
-        let val = M::Input::prepare(&splits.val, &norm, Augment::default());
+        let prepare = |split, limit, augment| M::Input::prepare(data, split, &Prepare { limit, norm: norm.as_ref(), augment });
+        let train = prepare(Split::Train, cfg.train_limit, cfg.augment)?;
+        let val = prepare(Split::Val, 0, Augment::default())?;
 
         // Pruning engine over the prunable tensors, PyTorch layout.
         let mut prunable = prunable_params(&model, &cfg.prune_only);
         if prunable.is_empty() {
             return Err(TrainError::Prune(dtprune_prune::PruneError::NoPrunable(cfg.prune_only.join(", "))));
         }
-        let classifier = crate::graph::classifier(&graph).map(|c| format!("{c}.weight"));
         let mut specs: Vec<PrunableSpec> = prunable
             .iter()
             .map(|p| PrunableSpec::weight(p.name.clone(), p.torch_shape(), Some(&p.name) != classifier.as_ref()))
             .collect();
         // The graph's coupled structures; their BatchNorm γ/β join the engine as followers.
-        let structure = crate::structure_groups::engine_structure(&graph, &list_params(&model), &prunable)?;
+        // (Node graphs of models compaction cannot read yet have no groups.)
+        let structure = match &graph {
+            Some(graph) => crate::structure_groups::engine_structure(graph, &list_params(&model), &prunable)?,
+            None => Default::default(),
+        };
         specs.extend(structure.followers.iter().map(|p| PrunableSpec::follower(p.name.clone(), p.torch_shape())));
         prunable.extend(structure.followers);
         let engine = PruningEngine::new(policy, specs, cfg.rollback.into(), cfg.min_keep).with_structure(&structure.groups, &structure.blocks)?;
@@ -221,7 +220,7 @@ impl<'a, M: Model> Training<'a, M> {
         };
         Ok(Self {
             batches: train.len().div_ceil(cfg.batch_size),
-            classes: info.classes,
+            classes: M::Input::classes(&info),
             st,
             last_good: None,
             config_text: cfg.to_toml(),
@@ -502,9 +501,8 @@ impl<'a, M: Model> Training<'a, M> {
 
     /// Test accuracy once, at the end; the model, masks and summary files.
     fn finish(self, data: &Dataset) -> Result<Summary, TrainError> {
-        let test_split = &data.splits.test;
-        let test_set = if self.cfg.test_limit == 0 { test_split.first(test_split.len()) } else { test_split.first(self.cfg.test_limit) };
-        let test = evaluate(self.model(), &M::Input::prepare(&test_set, &self.norm, Augment::default()), &self.device);
+        let how = Prepare { limit: self.cfg.test_limit, norm: self.norm.as_ref(), augment: Augment::default() };
+        let test = evaluate(self.model(), &M::Input::prepare(data, Split::Test, &how)?, &self.device);
         let tensors = module_tensors(self.model());
         save_model_files(self.out, &tensors, &self.prunable, self.engine.masks())?;
         let summary = self.summary(&tensors, test);

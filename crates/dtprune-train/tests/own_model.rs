@@ -8,8 +8,8 @@ mod own_model;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use dtprune_train::config::ExperimentConfig;
-use dtprune_train::graph::{linear, model_graph, Graph, Layer};
-use dtprune_train::input::InputKind;
+use dtprune_train::graph::{linear, model_graph, Layer};
+use dtprune_train::model_graph::ModelGraph;
 use dtprune_train::model_params::ModelParams;
 use dtprune_train::{register_model, Classification, ImageData, InputInfo, Model};
 use own_model::{train_tiny_mlp, TinyMlp};
@@ -32,9 +32,10 @@ fn own_model_trains_prunes_and_compacts() {
     let files = dtprune_train::run::open_run(&run).unwrap();
     let data = dtprune_train::run::load_data(&files.cfg).unwrap();
     let device = Device::flex();
-    let model: TinyMlp = dtprune_train::run::load_model(InputInfo::of(&data.splits.val), &files, &device).unwrap();
+    let images = data.images().unwrap();
+    let model: TinyMlp = dtprune_train::run::load_model(InputInfo::of(&images.val), &files, &device).unwrap();
     let norm = files.cfg.normalize.clone().unwrap();
-    let val = ImageData::prepare(&data.splits.val, &norm, Default::default());
+    let val = ImageData::new(&images.val, &norm, Default::default());
     let (baseline, rows) = dtprune_train::sensitivity::measure(&model, &val, &[], &[0.95, 0.99], &device).unwrap();
     assert!(baseline > 0.75, "{baseline}");
     assert_eq!(rows.len(), 4);
@@ -60,8 +61,8 @@ impl Model for WrongGraph {
     fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         self.out.forward(self.hidden.forward(images.flatten(1, 3)))
     }
-    fn graph(&self, info: InputInfo) -> Graph {
-        model_graph("wrong-graph", info, vec![Layer::Flatten, linear("hidden", 784, 32), linear("out", 32, info.classes)])
+    fn graph(&self, info: InputInfo) -> ModelGraph {
+        model_graph("wrong-graph", info, vec![Layer::Flatten, linear("hidden", 784, 32), linear("out", 32, info.classes)]).into()
     }
 }
 

@@ -1,4 +1,5 @@
-use crate::graph::{linear, model_graph, param_dims, Graph, Layer};
+use crate::graph::{linear, model_graph, param_dims, Layer};
+use crate::model_graph::ModelGraph;
 use crate::input::{ImageData, InputInfo};
 use crate::model::Model;
 use crate::model_params::ModelParams;
@@ -50,7 +51,7 @@ impl Model for Lenet300 {
         self.fc3.forward(x)
     }
 
-    fn graph(&self, info: InputInfo) -> Graph {
+    fn graph(&self, info: InputInfo) -> ModelGraph {
         let inputs = info.channels * info.rows * info.cols;
         // Burn stores Linear weights [in, out].
         let (h1, h2) = (param_dims(&self.fc1.weight)[1], param_dims(&self.fc2.weight)[1]);
@@ -66,5 +67,6 @@ impl Model for Lenet300 {
                 linear("fc3", h2, info.classes),
             ],
         )
+        .into()
     }
 }

@@ -1,4 +1,5 @@
-use crate::graph::{conv2d, linear, maxpool2d, model_graph, param_dims, Graph, Layer};
+use crate::graph::{conv2d, linear, maxpool2d, model_graph, param_dims, Layer};
+use crate::model_graph::ModelGraph;
 use crate::input::{ImageData, InputInfo};
 use crate::layers::{max_pool2d, GemmConv2d};
 use crate::model::Model;
@@ -77,7 +78,7 @@ impl Model for Lenet5 {
         self.fc2.forward(x)
     }
 
-    fn graph(&self, info: InputInfo) -> Graph {
+    fn graph(&self, info: InputInfo) -> ModelGraph {
         let (c1, c2) = (param_dims(&self.conv1.weight)[0], param_dims(&self.conv2.weight)[0]);
         // Burn stores Linear weights [in, out].
         let fc = param_dims(&self.fc1.weight)[1];
@@ -96,6 +97,7 @@ impl Model for Lenet5 {
                 linear("fc2", fc, info.classes),
             ],
         )
+        .into()
     }
 }
 

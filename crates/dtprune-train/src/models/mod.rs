@@ -1,11 +1,18 @@
 //! The built-in models. A model is one file: a `#[derive(Module)]` struct that implements
 //! [`crate::model::Model`], plus one entry in [`crate::registry`].
 
+mod gru;
 mod lenet300;
 mod lenet5;
+mod lstm;
+mod recurrent;
 pub mod resnet;
 mod resnet_graph;
+mod tabular_mlp;
 
+pub use gru::GruClassifier;
 pub use lenet300::Lenet300;
 pub use lenet5::Lenet5;
+pub use lstm::LstmClassifier;
 pub use resnet::{Resnet18, Resnet20, Resnet56};
+pub use tabular_mlp::TabularMlp;

@@ -16,7 +16,7 @@
 //! Activations run channel-major, `[channels, batch, rows, cols]`, so every convolution is one
 //! matrix product over the whole batch ([`GemmConv2d`]) and BatchNorm reduces contiguous rows.
 
-use crate::graph::Graph;
+use crate::model_graph::ModelGraph;
 use crate::input::{ImageData, InputInfo};
 use crate::layers::{global_avg_pool_cbhw, BatchNorm2d, GemmConv2d};
 use crate::model::Model;
@@ -202,8 +202,8 @@ impl<A: Arch> Model for ResNet<A> {
         self.fc.forward(global_avg_pool_cbhw(x))
     }
 
-    fn graph(&self, info: InputInfo) -> Graph {
-        super::resnet_graph::graph(self, info)
+    fn graph(&self, info: InputInfo) -> ModelGraph {
+        super::resnet_graph::graph(self, info).into()
     }
 }
 

@@ -1,0 +1,116 @@
+//! Speech and tables end to end: `lstm` and `gru` on real FSDD recordings and `tabular-mlp` on
+//! real UCI Adult rows train and prune through `dtprune train` (masks enforced, history and
+//! summary written), re-evaluate with `dtprune eval`, report, and `dtprune compact` says
+//! clearly that it cannot compact their ops yet. Plus the errors of mixing kinds and of bad
+//! data-set options. The data are the shared copies (`../shared/datasets/`); a test skips
+//! with a printed reason when its copy is absent.
+
+mod common;
+
+use common::{check_masks_enforced, num, read_history, read_json, repo_root, run_fail, run_ok};
+use std::path::PathBuf;
+
+fn shared(dir: &str) -> Option<PathBuf> {
+    let p = repo_root().join("../shared/datasets").join(dir);
+    if p.is_dir() {
+        Some(p)
+    } else {
+        println!("skipped: {} is absent (the shared data sets)", p.display());
+        None
+    }
+}
+
+/// 1.0 s of 20 ms frames (50 steps per utterance) and 2,000 of the 2,400 training recordings
+/// keep a recurrent epoch at a few seconds; all 300 test recordings.
+const SPEECH: &[&str] = &["-D", "hop=160", "-D", "frames=50", "--val-size", "300", "--train-limit", "2000", "--epochs", "3", "--lr", "0.01", "--quiet"];
+
+#[test]
+fn lstm_trains_prunes_evaluates_and_compact_says_what_it_lacks() {
+    let Some(fsdd) = shared("fsdd") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("lstm");
+    let (data, out) = (fsdd.to_str().unwrap(), run.to_str().unwrap());
+    let mut args = vec!["train", "--model", "lstm", "-M", "hidden=32", "--dataset", "fsdd", "--data-dir", data];
+    args.extend_from_slice(SPEECH);
+    args.extend_from_slice(&["--policy", "gmp", "-P", "final_sparsity=0.5", "-P", "frequency=10", "--out", out]);
+    run_ok(&args);
+    let s = read_json(&run.join("summary.json"));
+    // 10 digits: chance is 0.1 (3 short epochs; the full recipe is in BENCHMARKS.md).
+    assert!(num(&s, "test_accuracy") > 0.45, "{s}");
+    assert!((num(&s, "sparsity") - 0.5).abs() < 0.02, "{s}");
+    assert_eq!(read_history(&run).len(), 3);
+    assert!((check_masks_enforced(&run) - 0.5).abs() < 0.02);
+    // Every gate's input and hidden transform is pruned (8 per LSTM layer) and the classifier.
+    let masks = common::read_safetensors(&run.join("masks.safetensors"));
+    assert_eq!(masks.tensors.len(), 9, "{:?}", masks.tensors.keys().collect::<Vec<_>>());
+    assert_eq!(masks.tensors["rnn.0.input_gate.input_transform.weight"].shape, vec![32, 40]);
+    let graph = read_json(&run.join("graph.json"));
+    assert_eq!(graph["nodes"][0]["op"], "lstm");
+
+    let e = run_ok(&["eval", "--run", out, "--json"]);
+    let e: serde_json::Value = serde_json::from_str(&e).unwrap();
+    assert_eq!(num(&e, "test_accuracy"), num(&s, "test_accuracy"), "eval gives the run's own figure");
+    let html = dir.path().join("report.html");
+    run_ok(&["report", out, "-o", html.to_str().unwrap()]);
+    assert!(html.is_file());
+
+    let err = run_fail(&["compact", "--run", out]);
+    assert!(err.contains("graph.json: compaction does not support this model's ops yet (lstm, last_valid)"), "{err}");
+}
+
+#[test]
+fn gru_learns_fsdd_with_dynamic_pruning() {
+    let Some(fsdd) = shared("fsdd") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("gru");
+    let (data, out) = (fsdd.to_str().unwrap(), run.to_str().unwrap());
+    let mut args = vec!["train", "--model", "gru", "-M", "hidden=32", "--dataset", "fsdd", "--data-dir", data];
+    args.extend_from_slice(SPEECH);
+    args.extend_from_slice(&["--policy", "distribution", "--out", out]);
+    run_ok(&args);
+    let s = read_json(&run.join("summary.json"));
+    assert!(num(&s, "test_accuracy") > 0.45, "{s}");
+    assert!(num(&s, "sparsity") > 0.2, "{s}");
+    check_masks_enforced(&run);
+}
+
+#[test]
+fn tabular_mlp_learns_adult_and_prunes_its_embeddings() {
+    let Some(adult) = shared("uci-adult") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("adult");
+    let (data, out) = (adult.to_str().unwrap(), run.to_str().unwrap());
+    run_ok(&[
+        "train", "--model", "tabular-mlp", "-M", "width=64", "--dataset", "adult", "--data-dir", data, "--epochs", "3", "--train-limit", "8000",
+        "--val-size", "2000", "--test-limit", "4000", "--quiet", "--policy", "performance", "-P", "target_sparsity=0.8", "--out", out,
+    ]);
+    let s = read_json(&run.join("summary.json"));
+    // 76% of the test rows earn <=50K: better than that is learnt.
+    assert!(num(&s, "test_accuracy") > 0.8, "{s}");
+    assert!(num(&s, "sparsity") > 0.3, "{s}");
+    let layers = s["sparsity_per_layer"].as_object().unwrap();
+    // 8 categorical columns, each its own table, plus two hidden layers and the classifier.
+    assert_eq!(layers.len(), 11, "{layers:?}");
+    assert!(layers["embeddings.0.weight"].as_f64().unwrap() > 0.0, "{layers:?}");
+    check_masks_enforced(&run);
+    let err = run_fail(&["compact", "--run", out]);
+    assert!(err.contains("compaction does not support this model's ops yet (embedding, concat)"), "{err}");
+}
+
+#[test]
+fn kinds_must_match_and_data_options_are_validated() {
+    let Some(adult) = shared("uci-adult") else { return };
+    let data = adult.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let out = out.to_str().unwrap();
+    let e = run_fail(&["train", "--model", "lstm", "--dataset", "adult", "--data-dir", data, "--out", out]);
+    assert!(e.contains("model `lstm` takes speech input but data set `adult` holds table data"), "{e}");
+    let e = run_fail(&["train", "--model", "tabular-mlp", "--dataset", "adult", "--data-dir", data, "-D", "label=x", "--out", out]);
+    assert!(e.contains("data set `adult`: unknown option `label` (valid: none)"), "{e}");
+    let e = run_fail(&["train", "-D", "frames=50", "--out", out]);
+    assert!(e.contains("data set `mnist`: unknown option `frames` (valid: none)"), "{e}");
+    let e = run_fail(&["train", "--model", "lstm", "--dataset", "fsdd", "--out", out]);
+    assert!(e.contains("dataset `fsdd` needs a data directory"), "{e}");
+    assert!(!std::path::Path::new(out).exists(), "a failed start leaves no run folder");
+}
