@@ -456,4 +456,50 @@ mod tests {
         );
         assert!(net.forward(&[1.], 1).is_err());
     }
+
+    /// Grouped, strided, padded convolution against the textbook loop over PyTorch's layout.
+    #[test]
+    fn grouped_strided_conv_matches_reference() {
+        let (cin, cout, groups, h, w, k, stride, pad, n) = (4, 6, 2, 5, 6, 3, 2, 1, 2);
+        let geom = ConvGeom { cin, cout, h, w, kh: k, kw: k, sh: stride, sw: stride, ph: pad, pw: pad };
+        let kg = cin / groups * k * k;
+        let wdata: Vec<f32> = (0..cout * kg).map(|i| ((i * 7 % 11) as f32 - 5.0) / 4.0).collect();
+        let bias: Vec<f32> = (0..cout).map(|o| o as f32 * 0.1).collect();
+        let x: Vec<f32> = (0..n * cin * h * w).map(|i| ((i * 5 % 13) as f32 - 6.0) / 3.0).collect(); // [N, C, H, W]
+        let rows = cout / groups;
+        let op = ConvOp {
+            name: "c".into(),
+            geom,
+            groups,
+            weight: ConvWeights::Grouped(wdata.chunks(rows * kg).map(|c| DenseMat::new(rows, kg, c.to_vec())).collect()),
+            bias: bias.clone(),
+        };
+        let net = Network::chain(Shape::Image { c: cin, h, w }, None, vec![Op::Conv(op), Op::Flatten]);
+        let got = net.forward(&x, n).unwrap();
+        let (oh, ow) = (geom.out_h(), geom.out_w());
+        let (cpg, opg) = (cin / groups, cout / groups);
+        for s in 0..n {
+            for o in 0..cout {
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let mut acc = bias[o];
+                        for ci in 0..cpg {
+                            for dy in 0..k {
+                                for dx in 0..k {
+                                    let (iy, ix) = ((oy * stride + dy) as isize - pad as isize, (ox * stride + dx) as isize - pad as isize);
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let c = (o / opg) * cpg + ci;
+                                    acc += wdata[((o * cpg + ci) * k + dy) * k + dx] * x[((s * cin + c) * h + iy as usize) * w + ix as usize];
+                                }
+                            }
+                        }
+                        let v = got[s * cout * oh * ow + (o * oh + oy) * ow + ox];
+                        assert!((v - acc).abs() < 1e-4, "sample {s} channel {o} ({oy},{ox}): {v} vs {acc}");
+                    }
+                }
+            }
+        }
+    }
 }

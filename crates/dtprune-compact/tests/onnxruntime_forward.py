@@ -46,7 +46,11 @@ def main():
     sess = ort.InferenceSession(a.model, opts, providers=["CPUExecutionProvider"])
     meta = sess.get_modelmeta().custom_metadata_map
     p = json.loads(meta["dtprune.preprocess"])
-    x = ((pixels.astype(np.float32) * np.float32(p["scale"]) - np.float32(p["mean"])) / np.float32(p["std"])).astype(np.float32)
+    # mean/std: one number, or one per input channel (axis 1 of [N, C, H, W]).
+    def per_channel(v):
+        v = np.asarray(v, np.float32)
+        return v.reshape((1, -1) + (1,) * (pixels.ndim - 2)) if v.ndim == 1 else v
+    x = ((pixels.astype(np.float32) * np.float32(p["scale"]) - per_channel(p["mean"])) / per_channel(p["std"])).astype(np.float32)
     (inp,) = sess.get_inputs()
     (out,) = sess.get_outputs()
     got = sess.run([out.name], {inp.name: x})[0]

@@ -1,7 +1,8 @@
 //! The ONNX export runs in onnxruntime (PyPI) with dtprune's logits: `onnxruntime_forward.py`
 //! runs `model.onnx` and `compact.onnx` of synthetic pruned models (LeNet-5, LeNet-300-100 with
-//! flat and image input, a padded strided CNN; some units killed, some layers CSR) and compares
-//! with the logits dtprune computes for the same pixels.
+//! flat and image input, a padded strided CNN; some units killed, some layers CSR; a ResNet with
+//! BatchNorm, residual adds, a removed stream channel and a removed block) and compares with the
+//! logits dtprune computes for the same pixels.
 //!
 //! Interpreter: `$DTPRUNE_PYTHON` (default `python3`). Without onnxruntime the test fails when
 //! `CI` is set (`.ci/run` installs it) and is skipped with a printed reason otherwise.
@@ -10,10 +11,12 @@ use std::path::Path;
 use std::process::Command;
 
 use dtprune_compact::onnx::{export_run, Variant};
+use dtprune_compact::structure::{channel_groups, residual_blocks, MemberRole};
 use dtprune_compact::synth::{
     kill_units, lenet300_graph, lenet5_graph, padded_cnn_graph, prune_magnitude, random_model,
-    random_pixels, write_run,
+    random_pixels, resnet_graph, write_run,
 };
+use dtprune_compact::DenseModel;
 use dtprune_compact::{compact_run_dir, load_run, write_references, CompactOptions, Crossover};
 
 fn python_with_onnxruntime() -> Option<String> {
@@ -37,13 +40,17 @@ fn python_with_onnxruntime() -> Option<String> {
 fn onnxruntime_reproduces_dense_and_compact_logits() {
     let Some(py) = python_with_onnxruntime() else { return };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnxruntime_forward.py");
-    for (i, graph) in [lenet5_graph(), lenet300_graph(false), lenet300_graph(true), padded_cnn_graph()]
+    for (i, graph) in [lenet5_graph(), lenet300_graph(false), lenet300_graph(true), padded_cnn_graph(), resnet_graph(&[8, 16], 2, 12)]
         .iter()
         .enumerate()
     {
         let mut m = random_model(graph, 70 + i as u64);
-        prune_magnitude(&mut m, 0.97);
-        kill_units(&mut m, 2, i as u64);
+        if graph.model == "resnet" {
+            prune_resnet(&mut m);
+        } else {
+            prune_magnitude(&mut m, 0.97);
+            kill_units(&mut m, 2, i as u64);
+        }
         let dir = tempfile::tempdir().unwrap();
         write_run(dir.path(), &m).unwrap();
         let opts = CompactOptions { crossover: Crossover::Fixed(0.3), remove_structure: true };
@@ -66,5 +73,25 @@ fn onnxruntime_reproduces_dense_and_compact_logits() {
             assert!(so.contains("argmax agree: True"), "{so}");
             println!("{}", so.trim());
         }
+    }
+}
+
+/// Half the weights by magnitude, stream channels 2 and 5 of the second stage (producer rows and
+/// BatchNorm γ, β) and the block `layer1.1` zeroed.
+fn prune_resnet(m: &mut DenseModel) {
+    prune_magnitude(m, 0.5);
+    let g = channel_groups(&m.graph).unwrap().into_iter().find(|g| g.name == "layer2.0.conv2").unwrap();
+    for member in g.members.iter().filter(|x| matches!(x.role, MemberRole::Producer) || x.tensor.ends_with(".weight") || x.tensor.ends_with(".bias")) {
+        if member.role == MemberRole::Consumer {
+            continue;
+        }
+        let t = m.params.get_mut(&member.tensor).unwrap();
+        let inner: usize = t.shape[1..].iter().product();
+        for u in [2, 5] {
+            t.data[u * inner..(u + 1) * inner].fill(0.0);
+        }
+    }
+    for t in &residual_blocks(&m.graph).unwrap().into_iter().find(|b| b.name == "layer1.1").unwrap().tensors {
+        m.params.get_mut(t).unwrap().data.fill(0.0);
     }
 }

@@ -64,3 +64,28 @@ pub(crate) fn remove_node(graph: &mut Graph, i: usize, replacement: &str) {
         graph.output = replacement.to_string();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{random_model, resnet_graph};
+
+    #[test]
+    fn folding_is_exact_and_removes_every_batchnorm() {
+        let mut m = random_model(&resnet_graph(&[4, 6], 1, 6), 3);
+        let x: Vec<f32> = (0..2 * 3 * 36).map(|i| ((i * 11 % 17) as f32 - 8.0) / 5.0).collect();
+        let want = m.dense_network().unwrap().forward(&x, 2).unwrap();
+        // Hand-checked: conv1's row 0 scales by gamma / sqrt(var + eps).
+        let s = m.params["bn1.weight"].data[0] as f64 / (m.params["bn1.running_var"].data[0] as f64 + 1e-5).sqrt();
+        let w0 = m.params["conv1.weight"].data[0];
+        let folded = fold_batchnorms(&mut m).unwrap();
+        assert_eq!(folded, ["bn1", "layer1.0.bn1", "layer1.0.bn2", "layer2.0.bn1", "layer2.0.bn2", "layer2.0.shortcut.1"]);
+        assert!(m.graph.ops().all(|l| !matches!(l, Layer::Batchnorm2d { .. })));
+        assert!(!m.params.contains_key("bn1.running_mean"));
+        assert_eq!(m.params["conv1.weight"].data[0], (w0 as f64 * s) as f32);
+        let got = m.dense_network().unwrap().forward(&x, 2).unwrap();
+        for (a, b) in want.iter().zip(&got) {
+            assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{a} vs {b}");
+        }
+    }
+}

@@ -24,7 +24,11 @@ pub fn emit(b: &mut GraphBuilder, input: &str, c: &ConvOp) -> String {
         attr_ints("strides", &[i(g.sh), i(g.sw)]),
         // ONNX: [top, left, bottom, right].
         attr_ints("pads", &[i(g.ph), i(g.pw), i(g.ph), i(g.pw)]),
-        attr_int("group", i(c.groups)),
     ];
+    // `group` defaults to 1: written only when it is not, so ungrouped files stay as before.
+    let mut attrs = attrs;
+    if c.groups != 1 {
+        attrs.push(attr_int("group", i(c.groups)));
+    }
     b.node("Conv", &c.name, &[input.to_string(), w, bias], attrs)
 }
