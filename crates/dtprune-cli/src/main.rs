@@ -237,7 +237,7 @@ struct TrainArgs {
 }
 
 /// Flags that would change a run: `--resume` takes them all from the run's config.toml.
-const RESUME_CONFLICTS: [&str; 28] = [
+const RESUME_CONFLICTS: [&str; 29] = [
     "config", "model", "model_params", "dataset", "data_dir", "data_options", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "lr_decay", "seed",
     "val_size", "train_limit", "test_limit", "policy", "monitor_every", "checkpoint_every", "replicas", "prune_only", "policy_params", "rollback_tolerance",
     "no_rollback", "augment_crop", "augment_flip", "out", "overwrite",

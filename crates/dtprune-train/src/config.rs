@@ -397,7 +397,3 @@ mod tests {
         assert!(crate::experiment::Experiment::resolve(&c).err().unwrap().to_string().contains("unknown model `resnet`"));
     }
 }
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}

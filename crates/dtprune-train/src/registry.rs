@@ -26,7 +26,7 @@ static LSTM: Runner<LstmClassifier> = Runner::new();
 static GRU: Runner<GruClassifier> = Runner::new();
 static TABULAR_MLP: Runner<TabularMlp> = Runner::new();
 
-fn built_in() -> [ModelEntry; 5] {
+fn built_in() -> [ModelEntry; 8] {
     [
         ModelEntry {
             name: "lenet300",

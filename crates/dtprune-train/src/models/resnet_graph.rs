@@ -60,7 +60,7 @@ mod tests {
     fn resnet20_graph_matches_its_parameters() {
         let device = Device::flex();
         let model = Resnet20::init(CIFAR, &default_params::<Resnet20>(), &device);
-        let graph = model.graph(CIFAR);
+        let graph = model.graph(CIFAR).into_layers().expect("a layer graph");
         check_graph(&graph, &model).unwrap();
         // stem (conv, bn, relu) + 9 blocks x (2 conv, 2 bn, 2 relu, add) + 2 shortcuts x 2 + pool + fc
         assert_eq!(graph.nodes.len(), 3 + 9 * 7 + 4 + 2);
@@ -75,6 +75,6 @@ mod tests {
     fn resnet18_graph_matches_its_parameters() {
         let device = Device::flex();
         let model = Resnet18::init(CIFAR, &default_params::<Resnet18>(), &device);
-        check_graph(&model.graph(CIFAR), &model).unwrap();
+        check_graph(&model.graph(CIFAR).into_layers().expect("a layer graph"), &model).unwrap();
     }
 }

@@ -100,7 +100,7 @@ pub fn distill(files: &SentenceModelFiles, train: &[&str], val: &[&str], opts: &
         return Err(config_error(format!("no parameter matches {:?}", opts.prune_only)));
     }
     let (policy, policy_params) = dtprune_prune::policy::build(&opts.policy, &opts.policy_params).map_err(|e| config_error(e.to_string()))?;
-    let specs = prunable.iter().map(|p| PrunableSpec { name: hf_name(&p.name), shape: p.torch_shape(), structures_removable: false }).collect();
+    let specs = prunable.iter().map(|p| PrunableSpec::weight(hf_name(&p.name), p.torch_shape(), false)).collect();
     let mut engine = PruningEngine::new(policy, specs, opts.rollback, 0.0);
     let mut optim = MaskedOptimizer::new(OptimizerConfig::adam(), false);
     let mut bert = bert;
