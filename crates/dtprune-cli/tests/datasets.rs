@@ -179,7 +179,8 @@ fn lenet5_trains_on_cifar10() {
     let graph = read_json(&run.join("graph.json"));
     assert_eq!(graph["input"], serde_json::json!([3, 32, 32]));
     // 32 -> 28 -> 14 -> 10 -> 5: fc1 takes 50 * 5 * 5 inputs.
-    assert_eq!(graph["layers"][5]["in_features"], 1250);
+    let fc1 = graph["nodes"].as_array().unwrap().iter().find(|n| n["op"] == "linear").unwrap();
+    assert_eq!(fc1["in_features"], 1250, "{graph}");
     let cfg = dtprune_train::ExperimentConfig::from_toml_file(&run.join("config.toml")).unwrap();
     let mean = cfg.normalize.unwrap().mean;
     assert!(mean.len() == 3 && (mean[0] - 0.49).abs() < 0.01, "{mean:?}");

@@ -283,9 +283,10 @@ fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
 }
 
-/// The first layer of a graph or compact document that has parameters.
+/// The first linear layer of a graph (`nodes`, graph.json v2) or compact document (`layers`).
 fn first_linear(v: &mut serde_json::Value) -> &mut serde_json::Value {
-    let layers = v["layers"].as_array_mut().expect("a `layers` array");
+    let key = if v.get("nodes").is_some() { "nodes" } else { "layers" };
+    let layers = v[key].as_array_mut().expect("a `nodes` or `layers` array");
     layers.iter_mut().find(|l| l.get("out_features").is_some()).expect("a linear layer")
 }
 
