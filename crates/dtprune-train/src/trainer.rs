@@ -598,7 +598,7 @@ fn write_history<T: Serialize>(path: &Path, history: &[T]) -> Result<(), TrainEr
 
 /// Host copies (PyTorch layout) of the prunable tensors, in spec order. With regrowth these
 /// are the dense shadow weights, which is what a regrowth policy must look at.
-fn host_values<M: Module>(model: &M, prunable: &[ParamInfo], optim: &MaskedOptimizer) -> Vec<Vec<f32>> {
+pub(crate) fn host_values<M: Module>(model: &M, prunable: &[ParamInfo], optim: &MaskedOptimizer) -> Vec<Vec<f32>> {
     let mut module_values = read_params(model, prunable);
     prunable
         .iter()
@@ -610,7 +610,7 @@ fn host_values<M: Module>(model: &M, prunable: &[ParamInfo], optim: &MaskedOptim
 }
 
 /// Writes the engine's masks (and values) back into the module and the optimizer.
-fn write_back<M: Module>(model: M, prunable: &[ParamInfo], engine: &PruningEngine, optim: &mut MaskedOptimizer, values: &[Vec<f32>]) -> M {
+pub(crate) fn write_back<M: Module>(model: M, prunable: &[ParamInfo], engine: &PruningEngine, optim: &mut MaskedOptimizer, values: &[Vec<f32>]) -> M {
     let regrowth = engine.regrowth();
     let mut by_id: HashMap<ParamId, Vec<f32>> = HashMap::new();
     for (i, p) in prunable.iter().enumerate() {

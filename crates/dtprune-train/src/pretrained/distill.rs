@@ -10,14 +10,14 @@ use super::hf_names::{hf_name, load_hf_weights};
 use super::sentence::{pool, SentenceEncoder, SentenceModelFiles};
 use crate::export::{module_tensors, save_safetensors, NamedTensors};
 use crate::optim::{MaskedOptimizer, OptimizerConfig};
-use crate::params::{prunable_params, read_params, to_burn_layout, write_params, ParamInfo};
-use burn::module::{Module, ParamId};
+use crate::params::prunable_params;
+use crate::trainer::{host_values, write_back};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use dtprune_data::rng::SplitMix64;
 use dtprune_prune::{PrunableSpec, PruningEngine, RollbackConfig, RunMetrics};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -58,22 +58,6 @@ pub struct DistillReport {
     pub rollbacks: usize,
 }
 
-/// Host copies of the prunable tensors (PyTorch layout), in `prunable` order.
-fn host_values(bert: &Bert, prunable: &[ParamInfo]) -> Vec<Vec<f32>> {
-    let mut v = read_params(bert, prunable);
-    prunable.iter().map(|p| v.remove(&p.id).unwrap_or_default()).collect()
-}
-
-/// The engine's masks and values into the module and the optimizer (no regrowth here).
-fn write_back(bert: Bert, prunable: &[ParamInfo], engine: &PruningEngine, optim: &mut MaskedOptimizer, values: &[Vec<f32>]) -> Bert {
-    let mut by_id: HashMap<ParamId, Vec<f32>> = HashMap::new();
-    for (i, p) in prunable.iter().enumerate() {
-        optim.set_mask(p.id, to_burn_layout(p, engine.masks()[i].to_f32()), None);
-        by_id.insert(p.id, values[i].clone());
-    }
-    optim.apply_pending(write_params(bert, prunable, &by_id))
-}
-
 fn mean_cosine(a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 {
     a.iter().zip(b).map(|(x, y)| super::sentence::cosine(x, y)).sum::<f64>() / a.len().max(1) as f64
 }
@@ -102,7 +86,7 @@ pub fn distill(files: &SentenceModelFiles, train: &[&str], val: &[&str], opts: &
     let (policy, policy_params) = dtprune_prune::policy::build(&opts.policy, &opts.policy_params).map_err(|e| config_error(e.to_string()))?;
     let specs = prunable.iter().map(|p| PrunableSpec::weight(hf_name(&p.name), p.torch_shape(), false)).collect();
     let mut engine = PruningEngine::new(policy, specs, opts.rollback, 0.0);
-    let mut optim = MaskedOptimizer::new(OptimizerConfig::adam(), false);
+    let mut optim = MaskedOptimizer::new(OptimizerConfig::adam(), engine.regrowth());
     let mut bert = bert;
 
     let start_val_cosine = mean_cosine(&teacher.encode_with(&bert.valid(), val, 32)?, &val_targets);
@@ -134,7 +118,7 @@ pub fn distill(files: &SentenceModelFiles, train: &[&str], val: &[&str], opts: &
             step += 1;
             if engine.step_interval().is_some_and(|k| step % k == 0) {
                 let metrics = RunMetrics { epoch, epochs: opts.epochs, step, steps_per_epoch, train_loss: loss_value, val_loss: f64::NAN, val_accuracy: f64::NAN, best_val_accuracy: best };
-                let mut values = host_values(&bert, &prunable);
+                let mut values = host_values(&bert, &prunable, &optim);
                 if engine.on_step(metrics, &mut values).changed {
                     bert = write_back(bert, &prunable, &engine, &mut optim, &values);
                 }
@@ -144,7 +128,7 @@ pub fn distill(files: &SentenceModelFiles, train: &[&str], val: &[&str], opts: &
         best = best.max(val_cosine);
         let train_loss = loss_sum / steps_per_epoch as f64;
         let metrics = RunMetrics { epoch, epochs: opts.epochs, step, steps_per_epoch, train_loss, val_loss: 1.0 - val_cosine, val_accuracy: val_cosine, best_val_accuracy: best };
-        let mut values = host_values(&bert, &prunable);
+        let mut values = host_values(&bert, &prunable, &optim);
         let outcome = if epoch == opts.epochs { engine.on_final_epoch_end(metrics, &mut values) } else { engine.on_epoch_end(metrics, &mut values) };
         if outcome.changed {
             bert = write_back(bert, &prunable, &engine, &mut optim, &values);
