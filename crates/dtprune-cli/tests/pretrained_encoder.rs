@@ -14,7 +14,11 @@ fn model_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets/models/all-MiniLM-L6-v2")
 }
 
+/// The weights and the model folder (config, tokenizer) beside the repository; both are needed.
 fn minilm() -> Option<PathBuf> {
+    if !model_dir().join("config.json").is_file() {
+        return None;
+    }
     [std::env::var_os("DTPRUNE_MINILM").map(PathBuf::from), Some(model_dir().join("model.safetensors"))].into_iter().flatten().find(|p| p.is_file())
 }
 
@@ -26,7 +30,7 @@ fn sentences() -> PathBuf {
 #[test]
 fn distill_prunes_and_embed_compares() {
     let Some(weights) = minilm() else {
-        eprintln!("SKIPPED distill_prunes_and_embed_compares: no MiniLM model.safetensors (run shared/datasets/models/all-MiniLM-L6-v2/fetch-weights.sh DIR and set DTPRUNE_MINILM=DIR/model.safetensors)");
+        eprintln!("SKIPPED distill_prunes_and_embed_compares: no MiniLM model folder (../shared/datasets/models/all-MiniLM-L6-v2) or no model.safetensors (run shared/datasets/models/all-MiniLM-L6-v2/fetch-weights.sh DIR and set DTPRUNE_MINILM=DIR/model.safetensors)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
