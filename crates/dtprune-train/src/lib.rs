@@ -1,7 +1,7 @@
 //! # dtprune-train — dynamic threshold pruning in Burn
 //!
 //! The crate reads from the ground up; each layer uses only those above it in this list:
-//! - foundations: generic parameter walks ([`params`]), [`layers`], mask-aware optimizers
+//! - foundations: generic parameter walks ([`params`]), host [`kernels`] and the [`layers`] built on them, mask-aware optimizers
 //!   ([`optim`]) and learning-rate [`schedule`]s, safetensors [`export`], [`monitor`] records, the layer [`graph`] constructors;
 //! - the model contract: [`input`] kinds and batches, the [`task`] (loss and metric), the
 //!   [`model`] trait with its [`model_params`] and its [`model_graph`]; the built-in [`models`];
@@ -25,6 +25,7 @@ pub mod graph;
 pub mod graph_check;
 pub mod input;
 pub mod io;
+pub mod kernels;
 pub mod layers;
 pub mod model;
 pub mod model_graph;

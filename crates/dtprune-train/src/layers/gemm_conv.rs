@@ -1,30 +1,20 @@
-//! A 2-D convolution (square stride and zero padding, no dilation, one group) expressed as
-//! im2col + one matrix product, so that autodiff's backward pass is a pair of GEMMs plus a
-//! scatter-add instead of Burn/Flex's generic convolution kernels.
+//! A 2-D convolution layer (square stride and zero padding, no dilation, one group) on
+//! *channel-major* activations `[channels, batch, rows, cols]` (see
+//! [`GemmConv2d::forward_cbhw`]); [`GemmConv2d::forward`] accepts the usual
+//! `[batch, channels, rows, cols]`.
 //!
-//! The layer works on *channel-major* activations `[channels, batch, rows, cols]` (see
-//! [`GemmConv2d::forward_cbhw`]): with that layout the whole batch is one
-//! `[out, in·kh·kw] × [in·kh·kw, batch·oh·ow]` product, large enough for `gemm` to use every
-//! core, and the weight gradient is one product as well (no per-image partial sums).
-//! [`GemmConv2d::forward`] accepts the usual `[batch, channels, rows, cols]`.
-//!
-//! Padded or strided convolutions whose input needs a gradient go through Burn/Flex's own
-//! convolution instead, which measured faster there than the padded gather.
+//! The work is one operation with its own backward pass ([`super::conv2d_cbhw`]: im2col + GEMM
+//! per slice of the batch, forward and both gradients), instead of Burn/Flex's generic
+//! convolution, whose input gradient is a transposed convolution with direct loops. With the
+//! batch inside each channel plane no layout change happens between layers.
 //!
 //! Parameters are exactly those of `burn::nn::conv::Conv2d`: `weight` `[out, in, kh, kw]`
 //! and `bias` `[out]` (optional), initialised by `Conv2dConfig` (same distribution, same random
-//! stream). Zero padding is one extra zero element after each flattened channel plane, which
-//! every padded tap of the im2col gather points at.
+//! stream).
 
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv2dConfig;
 use burn::prelude::*;
-use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, TensorData};
-use std::cell::RefCell;
-
-/// Largest batch convolved at once when no gradient is needed.
-const EVAL_SLICE: usize = 256;
 
 #[derive(Module, Debug)]
 pub struct GemmConv2d {
@@ -36,34 +26,6 @@ pub struct GemmConv2d {
     pub stride: usize,
     /// Zero padding on every side.
     pub padding: usize,
-}
-
-/// The geometry of one convolution: input `[c, batch, rows, cols]`, kernel, stride, padding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Geometry {
-    batch: usize,
-    rows: usize,
-    cols: usize,
-    kh: usize,
-    kw: usize,
-    stride: usize,
-    padding: usize,
-}
-
-impl Geometry {
-    fn out_rows(&self) -> usize {
-        (self.rows + 2 * self.padding - self.kh) / self.stride + 1
-    }
-    fn out_cols(&self) -> usize {
-        (self.cols + 2 * self.padding - self.kw) / self.stride + 1
-    }
-    /// For tap `(ki, kj)` and output row `y`, column `x`: the input pixel, or `None` in the padding.
-    #[inline]
-    fn source(&self, ki: usize, kj: usize, y: usize, x: usize) -> Option<(usize, usize)> {
-        let r = (y * self.stride + ki).checked_sub(self.padding)?;
-        let c = (x * self.stride + kj).checked_sub(self.padding)?;
-        (r < self.rows && c < self.cols).then_some((r, c))
-    }
 }
 
 impl GemmConv2d {
@@ -91,134 +53,15 @@ impl GemmConv2d {
 
     /// Channel-major: `x`: `[in, batch, rows, cols]` → `[out, batch, out_rows, out_cols]`.
     pub fn forward_cbhw(&self, x: Tensor<4>) -> Tensor<4> {
-        let [out_c, in_c, kh, kw] = self.weight.dims();
-        let [c, batch, rows, cols] = x.dims();
-        // Evaluation batches (1000 images) would make multi-hundred-MB column matrices: without
-        // a graph to keep, convolve them in slices of the batch instead.
-        if batch > EVAL_SLICE && !x.is_tracked() {
-            let parts: Vec<Tensor<4>> = x.split(EVAL_SLICE, 1).into_iter().map(|part| self.forward_cbhw(part)).collect();
-            return Tensor::cat(parts, 1);
-        }
-        assert_eq!(c, in_c, "GemmConv2d: input has {c} channels, the weight expects {in_c}");
-        let (stride, padding) = (self.stride, self.padding);
-        assert!(rows + 2 * padding >= kh && cols + 2 * padding >= kw, "GemmConv2d: input {rows}x{cols} (padding {padding}) smaller than the kernel {kh}x{kw}");
-        let g = Geometry { batch, rows, cols, kh, kw, stride, padding };
-        let (oh, ow) = (g.out_rows(), g.out_cols());
-        let n = batch * oh * ow;
-        let device = x.device();
-
-        // im2col: columns[(c, ki, kj), (b, y, x)] = x[c, b, y·s + ki − p, x·s + kj − p], as one
-        // gather along the flattened (b, row, col) axis; its backward is one scatter-add.
-        if x.is_tracked() && (stride > 1 || padding > 0) {
-            return self.forward_flex(x);
-        }
-        let columns = if x.is_tracked() {
-            let index = cached_index(g, &device);
-            let plane = batch * rows * cols;
-            let flat = x.reshape([in_c, plane]);
-            // Padded taps read the zero appended to every plane.
-            let flat = if padding > 0 { Tensor::cat(vec![flat, Tensor::zeros([in_c, 1], &device)], 1) } else { flat };
-            flat.select(1, index).reshape([in_c * kh * kw, n])
-        } else {
-            // No gradient flows into x (the network's input, or evaluation): build the columns
-            // on the host, which skips the index and the gather.
-            let pixels = crate::host_f32(x);
-            let columns = im2col_host(&pixels, in_c, g);
-            Tensor::<2>::from_data(TensorData::new(columns, [in_c * kh * kw, n]), &device)
-        };
-
-        let y = self.weight.val().reshape([out_c, in_c * kh * kw]).matmul(columns);
-        let y = match &self.bias {
-            Some(bias) => y + bias.val().reshape([out_c, 1]),
+        let y = super::conv2d_cbhw(x, self.weight.val(), self.stride, self.padding);
+        match &self.bias {
+            Some(bias) => {
+                let [out_c, batch, oh, ow] = y.dims();
+                (y.reshape([out_c, batch * oh * ow]) + bias.val().reshape([out_c, 1])).reshape([out_c, batch, oh, ow])
+            }
             None => y,
-        };
-        y.reshape([out_c, batch, oh, ow])
-    }
-}
-
-impl GemmConv2d {
-    /// Burn/Flex's own convolution (a tiled im2col + GEMM, with its own backward) for padded or
-    /// strided convolutions with a gradient: for ResNet-20's 3x3 layers at batch 128 it took
-    /// 160 / 93 / 66 ms of CPU per forward + backward against the padded gather's 343 / 109 / 87
-    /// (`bench_conv`, stages 1 / 2 / 3). Channel-major in and out.
-    fn forward_flex(&self, x: Tensor<4>) -> Tensor<4> {
-        let options = ConvOptions::new([self.stride; 2], [self.padding; 2], [1, 1], 1);
-        let bias = self.bias.as_ref().map(|b| b.val());
-        burn::tensor::module::conv2d(x.swap_dims(0, 1), self.weight.val(), bias, options).swap_dims(0, 1)
-    }
-}
-
-/// The im2col gather index for one geometry on `device`, built once per shape and thread (a
-/// training run sees a few shapes per layer: full batches, the last batch, eval).
-fn cached_index(key: Geometry, device: &Device) -> Tensor<1, Int> {
-    thread_local! {
-        static CACHE: RefCell<Vec<(Geometry, Device, Tensor<1, Int>)>> = const { RefCell::new(Vec::new()) };
-    }
-    CACHE.with_borrow_mut(|cache| {
-        if let Some((_, _, index)) = cache.iter().find(|(k, d, _)| *k == key && d == device) {
-            return index.clone();
-        }
-        let values = im2col_index(key);
-        let len = values.len();
-        // i64 is what Flex reads indices as: no conversion on creation or per use.
-        let index = Tensor::<1, Int>::from_data(TensorData::new(values, [len]), (device, DType::I64));
-        // A ResNet has a dozen distinct geometries (per stage: full and last batch, stride 1
-        // and 2, 3x3 and 1x1).
-        if cache.len() >= 32 {
-            cache.remove(0);
-        }
-        cache.push((key, device.clone(), index.clone()));
-        index
-    })
-}
-
-/// im2col of a channel-major `[c, batch, rows, cols]` input: rows `(c, ki, kj)`, columns
-/// `(b, y, x)`; padded taps are zero.
-fn im2col_host(x: &[f32], c: usize, g: Geometry) -> Vec<f32> {
-    let (oh, ow) = (g.out_rows(), g.out_cols());
-    let mut out = Vec::with_capacity(c * g.kh * g.kw * g.batch * oh * ow);
-    for plane in x.chunks_exact(g.batch * g.rows * g.cols).take(c) {
-        for ki in 0..g.kh {
-            for kj in 0..g.kw {
-                for image in plane.chunks_exact(g.rows * g.cols) {
-                    if g.stride == 1 && g.padding == 0 {
-                        for y in 0..oh {
-                            let start = (y + ki) * g.cols + kj;
-                            out.extend_from_slice(&image[start..start + ow]);
-                        }
-                        continue;
-                    }
-                    for y in 0..oh {
-                        for xo in 0..ow {
-                            out.push(g.source(ki, kj, y, xo).map_or(0.0, |(r, col)| image[r * g.cols + col]));
-                        }
-                    }
-                }
-            }
         }
     }
-    out
-}
-
-/// For each kernel offset `(ki, kj)` (outer) and output position `(b, y, x)` (inner), the
-/// position of the input pixel in one channel plane flattened as `(b, row, col)`; padded taps
-/// point one past the plane (where the zero is appended).
-fn im2col_index(g: Geometry) -> Vec<i64> {
-    let (oh, ow) = (g.out_rows(), g.out_cols());
-    let zero = (g.batch * g.rows * g.cols) as i64;
-    let mut index = Vec::with_capacity(g.kh * g.kw * g.batch * oh * ow);
-    for ki in 0..g.kh {
-        for kj in 0..g.kw {
-            for b in 0..g.batch {
-                for y in 0..oh {
-                    for xo in 0..ow {
-                        index.push(g.source(ki, kj, y, xo).map_or(zero, |(r, c)| ((b * g.rows + r) * g.cols + c) as i64));
-                    }
-                }
-            }
-        }
-    }
-    index
 }
 
 #[cfg(test)]
@@ -279,7 +122,7 @@ mod tests {
     }
 
     /// Stride and padding against Burn's `Conv2d` with the same settings: forward, input,
-    /// weight gradients; tracked (gather) and untracked (host im2col) input.
+    /// weight gradients; an input that needs a gradient and one that does not.
     fn check_strided(in_c: usize, out_c: usize, kernel: usize, stride: usize, padding: usize, side: usize) {
         use burn::nn::PaddingConfig2d;
         let device = Device::flex().autodiff();
@@ -331,23 +174,8 @@ mod tests {
         check_strided(4, 8, 1, 2, 0, 8);
     }
 
-    /// The output size and padded taps by hand: a 2x2 input, 3x3 kernel, padding 1, stride 2
-    /// gives one output at (0, 0) whose window covers rows/cols -1..=1.
-    #[test]
-    fn geometry_by_hand() {
-        let g = Geometry { batch: 1, rows: 2, cols: 2, kh: 3, kw: 3, stride: 2, padding: 1 };
-        assert_eq!((g.out_rows(), g.out_cols()), (1, 1));
-        assert_eq!(g.source(0, 0, 0, 0), None);
-        assert_eq!(g.source(1, 1, 0, 0), Some((0, 0)));
-        assert_eq!(g.source(2, 2, 0, 0), Some((1, 1)));
-        // Index: 9 taps, the zero slot is 4 (one past the 2x2 plane).
-        assert_eq!(im2col_index(g), vec![4, 4, 4, 4, 0, 1, 4, 2, 3]);
-        let x = [1.0, 2.0, 3.0, 4.0];
-        assert_eq!(im2col_host(&x, 1, g), vec![0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 0.0, 3.0, 4.0]);
-    }
-
-    /// conv → conv: the first layer's input needs no gradient (host im2col), the second's does
-    /// (gather): the first layer's weight gradient must still match Burn's.
+    /// conv → conv: the first layer's input needs no gradient, the second's does: the first
+    /// layer's weight gradient must still match Burn's.
     #[test]
     fn stacked_layers_match_burn() {
         let device = Device::flex().autodiff();
@@ -370,7 +198,7 @@ mod tests {
         assert!(d < 1e-4, "first layer's weight gradient differs by {d} (relative)");
     }
 
-    /// Large untracked batches are convolved in slices; the result must not change.
+    /// Large untracked batches are convolved in many slices; the result must not change.
     #[test]
     fn sliced_evaluation_matches_burn() {
         let device = Device::flex();
@@ -382,7 +210,7 @@ mod tests {
             bias: Some(Param::from_tensor(ours.bias.as_ref().unwrap().val())),
             ..Conv2dConfig::new([2, 3], [5, 5]).init(&device)
         };
-        let x = Tensor::<4>::random([EVAL_SLICE * 2 + 3, 2, 9, 9], Distribution::Normal(0.0, 1.0), &device);
+        let x = Tensor::<4>::random([515, 2, 9, 9], Distribution::Normal(0.0, 1.0), &device);
         let d = max_abs_diff(ours.forward(x.clone()), reference.forward(x));
         assert!(d < 1e-4, "forward differs by {d}");
     }
@@ -436,15 +264,25 @@ mod bench {
         use burn::nn::PaddingConfig2d;
         let device = Device::flex().autodiff();
         let b = 128;
-        // LeNet-5's two layers, then ResNet-20's 3x3 convolutions of each stage (padding 1).
-        for (in_c, out_c, side, kernel, padding, input_grad) in [(1, 20, 28, 5, 0, false), (20, 50, 12, 5, 0, true), (16, 16, 32, 3, 1, true), (32, 32, 16, 3, 1, true), (64, 64, 8, 3, 1, true)] {
+        // LeNet-5's two layers, then ResNet-20's convolutions: the stem, the 3x3 of each stage
+        // (padding 1), the strided 3x3 and 1x1 at the stage changes.
+        for (in_c, out_c, side, kernel, stride, padding, input_grad) in [
+            (1, 20, 28, 5, 1, 0, false),
+            (20, 50, 12, 5, 1, 0, true),
+            (3, 16, 32, 3, 1, 1, false),
+            (16, 16, 32, 3, 1, 1, true),
+            (32, 32, 16, 3, 1, 1, true),
+            (64, 64, 8, 3, 1, 1, true),
+            (16, 32, 32, 3, 2, 1, true),
+            (16, 32, 32, 1, 2, 0, true),
+        ] {
             let config = Conv2dConfig::new([in_c, out_c], [kernel, kernel]);
-            let ours = GemmConv2d::from_config(&config, 1, padding, &device);
-            let theirs: Conv2d = config.with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding)).init(&device);
+            let ours = GemmConv2d::from_config(&config, stride, padding, &device);
+            let theirs: Conv2d = config.with_stride([stride, stride]).with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding)).init(&device);
             let x = Tensor::<4>::random([b, in_c, side, side], Distribution::Normal(0.0, 1.0), &device);
             let xc = x.clone().swap_dims(0, 1).reshape([in_c, b, side, side]);
             let prep = |t: Tensor<4>| if input_grad { t.detach().require_grad() } else { t.detach() };
-            let label = format!("{in_c}->{out_c} {kernel}x{kernel} on {side}x{side}");
+            let label = format!("{in_c}->{out_c} {kernel}x{kernel}/{stride} on {side}x{side}");
             time(&format!("burn Conv2d {label} fwd+bwd"), 10, || {
                 let _ = theirs.forward(prep(x.clone())).sum().backward();
             });

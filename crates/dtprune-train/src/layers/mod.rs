@@ -4,6 +4,7 @@
 
 mod attention;
 mod batch_norm;
+mod conv_op;
 pub mod batch_stats;
 mod gemm_conv;
 mod max_pool;
@@ -11,6 +12,7 @@ mod pool;
 
 pub use attention::{SelfAttention, SelfAttentionConfig};
 pub use batch_norm::{update_running_stats, BatchNorm2d};
+pub use conv_op::conv2d_cbhw;
 pub use gemm_conv::GemmConv2d;
 pub use max_pool::max_pool2d;
 pub use pool::global_avg_pool_cbhw;
