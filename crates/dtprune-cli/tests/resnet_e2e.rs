@@ -2,8 +2,11 @@
 //! (SGD with Nesterov momentum, cosine schedule with warm-up, label smoothing, crop + flip) while
 //! pruning unstructured, then check what the run folder holds: BatchNorm running statistics
 //! that moved, under their PyTorch names, in the model and in the checkpoint; a graph with the
-//! residual adds; and `dtprune eval` reproducing the test accuracy from the saved model (so
-//! evaluation really uses the saved running statistics).
+//! residual adds; `dtprune eval` reproducing the test accuracy from the saved model (so
+//! evaluation really uses the saved running statistics); and the trained model compacted
+//! (BatchNorm folded into the convolutions) with the masked model's logits, exported as ONNX
+//! (dense and compact) and run in onnxruntime with the same logits (when `$DTPRUNE_PYTHON` has
+//! onnxruntime; required when `CI` is set).
 //!
 //! Needs `../shared/datasets/cifar10-jpeg/` (never committed; skipped with a message without it).
 
@@ -13,6 +16,7 @@ use common::*;
 use flate2::read::GzDecoder;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 const CLASSES: [&str; 10] = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
 
@@ -128,4 +132,40 @@ end_step = 4
     let eval: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(eval["test_accuracy"], summary["test_accuracy"]);
     assert_eq!(eval["test_images"], 80);
+
+    compact_and_export(&run, &cache);
+}
+
+/// Compacts the trained run, checks the compact logits against the masked model's, and runs
+/// both ONNX exports in onnxruntime.
+fn compact_and_export(run: &Path, cache: &Path) {
+    let d = run.to_str().unwrap();
+    let args = ["compact", "--run", d, "--reference", "80"];
+    let out = dtprune().env("DTPRUNE_CACHE_DIR", cache).args(args).output().unwrap();
+    assert!(out.status.success(), "{}", show(&args, &out));
+    let compact = read_json(&run.join("compact.json"));
+    let ops: Vec<&str> = compact["layers"].as_array().unwrap().iter().filter_map(|l| l["op"].as_str()).collect();
+    assert!(!ops.contains(&"batchnorm2d"), "BatchNorm is folded into the convolutions: {ops:?}");
+    assert_eq!(ops.iter().filter(|&&op| op == "add").count(), 9, "{ops:?}");
+    let reference = read_safetensors(&run.join("reference.safetensors"));
+    let (logits, masked) = (reference.tensors["logits"].f32s(), reference.tensors["dense_logits"].f32s());
+    assert_eq!(logits.len(), 80 * 10);
+    let worst = logits.iter().zip(&masked).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-3, "compact logits differ from the masked model's by {worst}");
+
+    run_ok(&["export", "--run", d, "--format", "onnx"]);
+    run_ok(&["export", "--run", d, "--format", "onnx", "--compact"]);
+    let py = std::env::var("DTPRUNE_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_ort = Command::new(&py).args(["-c", "import onnxruntime, safetensors, numpy"]).output().map(|o| o.status.success()).unwrap_or(false);
+    if !has_ort {
+        assert!(std::env::var_os("CI").is_none(), "CI is set but `{py}` cannot import onnxruntime, safetensors and numpy");
+        println!("skipped the onnxruntime check: `{py}` cannot import onnxruntime, safetensors and numpy (set DTPRUNE_PYTHON)");
+        return;
+    }
+    let script = repo_root().join("crates/dtprune-compact/tests/onnxruntime_forward.py");
+    for (file, key) in [("model.onnx", "dense_logits"), ("compact.onnx", "logits")] {
+        let out = Command::new(&py).arg(&script).arg(run.join(file)).arg(run.join("reference.safetensors")).args(["--logits", key]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.contains("argmax agree: True"), "{file} in onnxruntime:\n{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    }
 }

@@ -114,8 +114,21 @@ mod tests {
         }
         drop(first);
         assert_eq!(std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap(), "", "a released lock is empty");
-        let again = RunLock::acquire(dir.path()).unwrap();
+        // Tests beside this one spawn processes: a fork made while `first` was open holds a copy
+        // of its descriptor, and so the lock, until that child's exec closes it (microseconds).
+        let again = retry_while_held(dir.path());
         assert_eq!(again.stale_pid(), None, "a cleanly released lock is not stale");
+    }
+
+    /// Acquires `dir`, retrying for up to two seconds while a concurrent fork still holds it.
+    fn retry_while_held(dir: &Path) -> RunLock {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        loop {
+            match RunLock::acquire(dir) {
+                Err(LockError::Held { .. }) if std::time::Instant::now() < deadline => std::thread::sleep(std::time::Duration::from_millis(5)),
+                other => return other.unwrap(),
+            }
+        }
     }
 
     #[test]
