@@ -87,6 +87,9 @@ pub struct MaskedOptimizer {
     /// Running sum of squared gradient norms per masked parameter since the last read.
     grad_sq: HashMap<ParamId, f64>,
     track_grads: Vec<ParamId>,
+    /// Per-element Σ g² (Burn layout) and the steps summed, per tracked parameter, since the
+    /// last read: only when a policy scores weights by their gradients.
+    element_grad_sq: Option<HashMap<ParamId, (Vec<f32>, u64)>>,
     /// The first parameter whose values became NaN or infinite in a step (divergence).
     non_finite: Option<ParamId>,
 }
@@ -97,7 +100,7 @@ const CHUNK: usize = 16 * 1024;
 
 impl MaskedOptimizer {
     pub fn new(config: OptimizerConfig, regrowth: bool) -> Self {
-        Self { config, states: HashMap::new(), pending: HashMap::new(), regrowth, grad_sq: HashMap::new(), track_grads: Vec::new(), non_finite: None }
+        Self { config, states: HashMap::new(), pending: HashMap::new(), regrowth, grad_sq: HashMap::new(), track_grads: Vec::new(), element_grad_sq: None, non_finite: None }
     }
 
     pub fn config(&self) -> &OptimizerConfig {
@@ -107,6 +110,26 @@ impl MaskedOptimizer {
     /// Record gradient norms of these parameters (the prunable ones) for the monitor.
     pub fn track_gradients(&mut self, ids: Vec<ParamId>) {
         self.track_grads = ids;
+    }
+
+    /// Also sum g² per element of the tracked parameters (the raw gradient, masked entries
+    /// included), for gradient-based importance scores.
+    pub fn track_element_gradients(&mut self) {
+        self.element_grad_sq.get_or_insert_with(HashMap::new);
+    }
+
+    /// Per tracked parameter, the per-element mean of g² (Burn layout) over the steps since the
+    /// last call, then reset. Empty unless [`MaskedOptimizer::track_element_gradients`].
+    pub fn take_element_grad_sq(&mut self) -> HashMap<ParamId, Vec<f32>> {
+        let Some(sums) = self.element_grad_sq.as_mut() else { return HashMap::new() };
+        std::mem::take(sums)
+            .into_iter()
+            .map(|(id, (mut sum, steps))| {
+                let scale = 1.0 / steps.max(1) as f32;
+                sum.iter_mut().for_each(|v| *v *= scale);
+                (id, sum)
+            })
+            .collect()
     }
 
     /// Installs a new mask (Burn layout, flattened) for a parameter; applied at its next step,
@@ -214,6 +237,11 @@ impl MaskedOptimizer {
         let grad_sq = view.run(weights, shadow, grad, mask, first, second);
         if self.track_grads.contains(&id) {
             *self.grad_sq.entry(id).or_insert(0.0) += grad_sq;
+            if let Some(sums) = self.element_grad_sq.as_mut() {
+                let (sum, steps) = sums.entry(id).or_insert_with(|| (vec![0.0; n], 0));
+                sum.iter_mut().zip(grad).for_each(|(s, g)| *s += g * g);
+                *steps += 1;
+            }
         }
     }
 }

@@ -6,6 +6,7 @@
 //! layers, recording events and rolling back are the engine's job ([`crate::engine`]), so a new
 //! policy is one new file here plus one line in [`REGISTRY`].
 
+pub mod allocation;
 mod composite;
 mod constant;
 mod controller;
@@ -15,10 +16,12 @@ mod none;
 mod oneshot;
 mod performance;
 mod performance_seed;
+pub mod signals;
 pub mod structure;
 pub mod threshold;
 
 pub use composite::Composite;
+pub use signals::{SensitivityCurve, Signals, Wants};
 
 use crate::error::PruneError;
 use crate::group::{Group, ResolvedBlock};
@@ -64,6 +67,9 @@ pub struct Observation<'a> {
     /// never prune them).
     pub tensors: &'a [TensorView<'a>],
     pub structure: StructureView<'a>,
+    /// What the trainer measured for this policy ([`ThresholdPolicy::wants`]), aligned with
+    /// `tensors`.
+    pub signals: Signals<'a>,
 }
 
 impl Observation<'_> {
@@ -152,6 +158,12 @@ pub trait ThresholdPolicy: Send {
     /// of the weights (Dynamic Network Surgery) and [`TensorView::values`] shows the shadow.
     fn allows_regrowth(&self) -> bool {
         false
+    }
+
+    /// What the trainer must measure for this policy at its pruning points (gradient
+    /// statistics, layer sensitivity); see [`signals`]. Nothing by default.
+    fn wants(&self) -> Wants {
+        Wants::default()
     }
 
     /// Whether the engine may undo this policy's pruning when validation accuracy falls. The
@@ -325,6 +337,7 @@ pub(crate) mod testing {
             best_val_accuracy: best,
             tensors,
             structure: StructureView::empty(),
+            signals: Signals::default(),
         }
     }
 
