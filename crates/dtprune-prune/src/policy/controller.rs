@@ -8,6 +8,7 @@
 //! the speed of the schedule is decided by the run rather than fixed in advance.
 
 use super::allocation::equal_loss_fractions;
+use super::importance::{Importance, IMPORTANCE};
 use super::signals::Wants;
 use super::threshold::{prune_all_below, thresholds_for_sparsity, Scope, SCOPE};
 use super::{Decision, Observation, PolicyInfo, TensorView, ThresholdPolicy};
@@ -72,6 +73,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
             default: ParamValue::Int(2000),
             help: "validation images the sensitivity probe evaluates on (allocation = sensitivity)",
         },
+        IMPORTANCE,
     ],
     build: |p| {
         let (begin, end) = (p.int("begin_epoch") as usize, p.int("end_epoch") as usize);
@@ -88,6 +90,7 @@ pub const INFO: PolicyInfo = PolicyInfo {
             scope: Scope::from_params(p),
             by_sensitivity: p.choice("allocation") == "sensitivity",
             probe_images: p.int("probe_images") as usize,
+            importance: Importance::from_params(p),
             ramp: None,
             done: false,
         }))
@@ -104,6 +107,7 @@ pub struct BudgetController {
     scope: Scope,
     by_sensitivity: bool,
     probe_images: usize,
+    importance: Importance,
     ramp: Option<SparsityRamp>,
     /// The target was reached: no more decisions, nothing more to measure.
     done: bool,
@@ -176,9 +180,14 @@ impl BudgetController {
         }
     }
 
+    /// Overall `sparsity` by the threshold of `scope`, ranking weights by importance.
     fn prune_to(&self, obs: &Observation, sparsity: f64, reason: &str) -> Decision {
-        let taus = thresholds_for_sparsity(obs.tensors, sparsity, self.scope);
-        prune_all_below(obs.tensors, &taus, reason)
+        self.importance.with_scores(obs, |views| prune_all_below(views, &thresholds_for_sparsity(views, sparsity, self.scope), reason))
+    }
+
+    /// Each tensor at its own sparsity, ranking weights by importance.
+    fn prune_layers(&self, obs: &Observation, sparsity: &[f64], reason: &str) -> Decision {
+        self.importance.with_scores(obs, |views| prune_all_below(views, &layer_thresholds(views, sparsity), reason))
     }
 
     /// Per-layer targets under sensitivity allocation: prune `next - sparsity` of all weights,
@@ -196,7 +205,7 @@ impl BudgetController {
     /// The end of the move `last` gave the epoch: overall sparsity `reached`, or each layer's own.
     fn finish(&self, obs: &Observation, last: Option<&SparsityRamp>, reached: f64, reason: &str) -> Decision {
         match last.and_then(|r| r.layers.as_ref()) {
-            Some(l) => prune_all_below(obs.tensors, &layer_thresholds(obs.tensors, &l.to), reason),
+            Some(l) => self.prune_layers(obs, &l.to, reason),
             None => self.prune_to(obs, reached, reason),
         }
     }
@@ -214,7 +223,7 @@ impl BudgetController {
         Some(match &ramp.layers {
             Some(l) => {
                 let per_layer: Vec<f64> = l.from.iter().zip(&l.to).map(|(a, b)| a + (b - a) * progress).collect();
-                prune_all_below(obs.tensors, &layer_thresholds(obs.tensors, &per_layer), &reason)
+                self.prune_layers(obs, &per_layer, &reason)
             }
             None => self.prune_to(obs, s, &reason),
         })
@@ -278,11 +287,11 @@ impl ThresholdPolicy for BudgetController {
     }
 
     fn wants(&self) -> Wants {
-        if self.by_sensitivity && !self.done {
-            Wants { sensitivity_fractions: PROBE_FRACTIONS.to_vec(), sensitivity_images: self.probe_images, ..Wants::default() }
-        } else {
-            Wants::default()
-        }
+        let probe = match self.by_sensitivity && !self.done {
+            true => Wants { sensitivity_fractions: PROBE_FRACTIONS.to_vec(), sensitivity_images: self.probe_images, ..Wants::default() },
+            false => Wants::default(),
+        };
+        probe.union(self.importance.wants())
     }
 
     fn on_rollback(&mut self) {
@@ -443,5 +452,30 @@ mod tests {
         let d = pol.decide(&Observation { step: 150, ..step }).unwrap();
         assert_eq!((d.tensors[0].mask.pruned(), d.tensors[0].threshold), (4, Some(5.0)));
         assert_eq!((d.tensors[1].mask.pruned(), d.tensors[1].threshold), (1, Some(2.0)));
+    }
+
+    #[test]
+    fn taylor_importance_ranks_by_weight_times_gradient() {
+        use crate::policy::signals::Signals;
+        // w = 1, 2, 3, 4 with mean g² = 16, 1, 0.25, 0.01: Taylor scores 4, 2, 1.5, 0.4, so
+        // pruning half removes the two *largest* weights, which the loss does not feel.
+        let f = Fixture::new(vec![("a", vec![4], vec![1.0, 2.0, 3.0, 4.0])]);
+        let g = vec![vec![16.0, 1.0, 0.25, 0.01]];
+        let mut pol = policy(&[
+            ("target_sparsity", toml::Value::Float(0.5)),
+            ("end_epoch", toml::Value::Integer(2)),
+            ("max_rate", toml::Value::Float(0.5)),
+            ("importance", toml::Value::String("taylor".into())),
+        ]);
+        assert!(pol.wants().gradients);
+        let views = f.views();
+        let signals = Signals { grad_sq: Some(&g), sensitivity: None };
+        pol.decide(&Observation { signals, ..obs(1, 0.9, 0.9, &views) }).unwrap();
+        let mut step = obs(2, f64::NAN, 0.9, &views);
+        step.epoch_end = false;
+        // the end of epoch 2 (step 200): 50%, tau = 2 in score units
+        let d = pol.decide(&Observation { step: 200, signals, ..step }).unwrap();
+        assert_eq!(d.tensors[0].mask.to_f32(), vec![1.0, 1.0, 0.0, 0.0]);
+        assert_eq!(d.tensors[0].threshold, Some(2.0));
     }
 }

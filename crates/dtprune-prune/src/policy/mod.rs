@@ -12,12 +12,14 @@ mod constant;
 mod controller;
 pub(crate) mod distribution;
 mod gmp;
+pub mod importance;
 mod none;
 mod oneshot;
 mod performance;
 mod performance_seed;
 pub mod signals;
 pub mod structure;
+mod surgery;
 pub mod threshold;
 
 pub use composite::Composite;
@@ -216,6 +218,7 @@ pub const REGISTRY: &[PolicyInfo] = &[
     controller::INFO,
     performance_seed::INFO,
     distribution::INFO,
+    surgery::INFO,
     structure::INFO,
     none::INFO,
     oneshot::INFO,
