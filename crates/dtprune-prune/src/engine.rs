@@ -22,6 +22,7 @@ pub use snapshot::EngineSnapshot;
 use crate::error::PruneError;
 use crate::group::{resolve, row_groups, Block, StructureGroup};
 use crate::mask::Mask;
+use crate::policy::signals::{OwnedSignals, SensitivityCurve, Wants};
 use crate::policy::{Observation, Removal, TensorDecision, TensorView, ThresholdPolicy};
 use serde::{Deserialize, Serialize};
 use structures::Structures;
@@ -162,6 +163,8 @@ pub struct PruningEngine {
     last_val: Option<f64>,
     prune_events: usize,
     rollbacks: usize,
+    /// The trainer's last measurements for the policy (weight tensors only).
+    signals: OwnedSignals,
 }
 
 impl PruningEngine {
@@ -170,7 +173,7 @@ impl PruningEngine {
         let thresholds = vec![None; specs.len()];
         let weights = (0..specs.len()).filter(|&i| !specs[i].follower).collect();
         let structures = Structures::new(row_groups(&specs), Vec::new());
-        Self { policy, specs, weights, structures, masks, thresholds, rollback, min_keep, pending: None, last_val: None, prune_events: 0, rollbacks: 0 }
+        Self { policy, specs, weights, structures, masks, thresholds, rollback, min_keep, pending: None, last_val: None, prune_events: 0, rollbacks: 0, signals: OwnedSignals::default() }
     }
 
     /// Replaces the default structures (each weight tensor's rows) by the graph's coupled
@@ -215,6 +218,28 @@ impl PruningEngine {
 
     pub fn step_interval(&self) -> Option<usize> {
         self.policy.step_interval()
+    }
+
+    /// What the policy needs measured ([`ThresholdPolicy::wants`]).
+    pub fn wants(&self) -> Wants {
+        self.policy.wants()
+    }
+
+    /// Per-element mean g² of every spec tensor (followers' entries are ignored), for the next
+    /// decisions.
+    pub fn set_gradients(&mut self, grad_sq: Vec<Vec<f32>>) {
+        self.signals.grad_sq = Some(self.weights_of(grad_sq));
+    }
+
+    /// Sensitivity curves of every spec tensor (followers' entries are ignored), kept until the
+    /// next measurement.
+    pub fn set_sensitivity(&mut self, curves: Vec<SensitivityCurve>) {
+        self.signals.sensitivity = Some(self.weights_of(curves));
+    }
+
+    fn weights_of<T>(&self, per_spec: Vec<T>) -> Vec<T> {
+        assert_eq!(per_spec.len(), self.specs.len(), "one measurement per prunable tensor");
+        per_spec.into_iter().enumerate().filter(|(i, _)| !self.specs[*i].follower).map(|(_, v)| v).collect()
     }
 
     pub fn prune_events(&self) -> usize {
@@ -400,6 +425,7 @@ impl PruningEngine {
             best_val_accuracy: m.best_val_accuracy,
             tensors: &weights,
             structure: self.structures.view(&all),
+            signals: self.signals.view(),
         };
         self.policy.decide(&obs)
     }

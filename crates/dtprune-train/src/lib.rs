@@ -43,6 +43,7 @@ pub mod run_dir;
 pub mod runner;
 pub mod schedule;
 pub mod sensitivity;
+pub mod signals;
 pub mod stop;
 pub mod structure_groups;
 pub mod task;

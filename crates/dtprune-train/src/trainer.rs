@@ -115,6 +115,9 @@ struct Training<'a, M: Model> {
     task: M::Task,
     train: M::Input,
     val: M::Input,
+    /// The first validation items, on which layer sensitivity is measured while training (only
+    /// for policies that want it, [`crate::signals`]).
+    val_probe: Option<M::Input>,
     /// The pixel normalisation (image data).
     norm: Option<Normalization>,
     prunable: Vec<ParamInfo>,
@@ -201,6 +204,14 @@ impl<'a, M: Model> Training<'a, M> {
         };
         let mut optim = MaskedOptimizer::new(opt_config, engine.regrowth());
         optim.track_gradients(prunable.iter().map(|p| p.id).collect());
+        let wants = engine.wants();
+        if wants.gradients {
+            optim.track_element_gradients();
+        }
+        let val_probe = match wants.sensitivity_fractions.is_empty() {
+            true => None,
+            false => Some(prepare(Split::Val, wants.sensitivity_images, Augment::default())?),
+        };
         let task = M::Task::new(&device).with_options(&TaskOptions { label_smoothing: cfg.label_smoothing });
         let st = LoopState {
             epoch: 0,
@@ -233,6 +244,7 @@ impl<'a, M: Model> Training<'a, M> {
             task,
             train,
             val,
+            val_probe,
             norm,
             prunable,
             engine,
@@ -305,6 +317,7 @@ impl<'a, M: Model> Training<'a, M> {
             val_accuracy: v.accuracy,
             best_val_accuracy: v.accuracy,
         };
+        self.provide_signals(true);
         let mut values = host_values(self.model(), &self.prunable, &self.optim);
         let outcome = self.engine.on_epoch_end(metrics, &mut values);
         if outcome.changed {
@@ -399,6 +412,7 @@ impl<'a, M: Model> Training<'a, M> {
             val_accuracy: f64::NAN,
             best_val_accuracy: self.st.best_val,
         };
+        self.provide_signals(false);
         let mut values = host_values(self.model(), &self.prunable, &self.optim);
         let outcome = self.engine.on_step(metrics, &mut values);
         if outcome.changed {
@@ -433,6 +447,9 @@ impl<'a, M: Model> Training<'a, M> {
             val_accuracy: v.accuracy,
             best_val_accuracy: self.st.best_val,
         };
+        if epoch < self.cfg.epochs {
+            self.provide_signals(true);
+        }
         let mut values = host_values(self.model(), &self.prunable, &self.optim);
         // After the last epoch nothing would train or validate a new prune: only judge.
         let outcome = if epoch == self.cfg.epochs { self.engine.on_final_epoch_end(metrics, &mut values) } else { self.engine.on_epoch_end(metrics, &mut values) };
@@ -477,6 +494,16 @@ impl<'a, M: Model> Training<'a, M> {
         last_good.write(self.out, &self.config_text)?;
         self.last_good = Some(last_good);
         Ok(())
+    }
+
+    /// What the policy wants measured at this pruning point (layer sensitivity at epoch ends
+    /// only, being a few validation passes).
+    fn provide_signals(&mut self, epoch_end: bool) {
+        crate::signals::provide_gradients(&mut self.engine, &self.prunable, &mut self.optim);
+        if epoch_end {
+            let model = self.model.as_ref().expect("the model is only taken inside update_model");
+            crate::signals::provide_sensitivity(&mut self.engine, model, self.val_probe.as_ref(), &self.prunable, &self.device);
+        }
     }
 
     /// Per-tensor statistics of the epoch (values after the epoch-end decision).

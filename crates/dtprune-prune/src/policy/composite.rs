@@ -28,6 +28,10 @@ impl ThresholdPolicy for Composite {
         self.members.iter().all(|m| m.allows_regrowth())
     }
 
+    fn wants(&self) -> super::Wants {
+        self.members.iter().fold(super::Wants::default(), |all, m| all.union(m.wants()))
+    }
+
     fn supports_rollback(&self) -> bool {
         self.members.iter().any(|m| m.supports_rollback())
     }

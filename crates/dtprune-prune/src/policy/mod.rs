@@ -6,19 +6,24 @@
 //! layers, recording events and rolling back are the engine's job ([`crate::engine`]), so a new
 //! policy is one new file here plus one line in [`REGISTRY`].
 
+pub mod allocation;
 mod composite;
 mod constant;
 mod controller;
 pub(crate) mod distribution;
 mod gmp;
+pub mod importance;
 mod none;
 mod oneshot;
 mod performance;
 mod performance_seed;
+pub mod signals;
 pub mod structure;
+mod surgery;
 pub mod threshold;
 
 pub use composite::Composite;
+pub use signals::{SensitivityCurve, Signals, Wants};
 
 use crate::error::PruneError;
 use crate::group::{Group, ResolvedBlock};
@@ -64,6 +69,9 @@ pub struct Observation<'a> {
     /// never prune them).
     pub tensors: &'a [TensorView<'a>],
     pub structure: StructureView<'a>,
+    /// What the trainer measured for this policy ([`ThresholdPolicy::wants`]), aligned with
+    /// `tensors`.
+    pub signals: Signals<'a>,
 }
 
 impl Observation<'_> {
@@ -154,6 +162,12 @@ pub trait ThresholdPolicy: Send {
         false
     }
 
+    /// What the trainer must measure for this policy at its pruning points (gradient
+    /// statistics, layer sensitivity); see [`signals`]. Nothing by default.
+    fn wants(&self) -> Wants {
+        Wants::default()
+    }
+
     /// Whether the engine may undo this policy's pruning when validation accuracy falls. The
     /// baselines say no: they must behave as in the toolkits they stand for.
     fn supports_rollback(&self) -> bool {
@@ -204,6 +218,7 @@ pub const REGISTRY: &[PolicyInfo] = &[
     controller::INFO,
     performance_seed::INFO,
     distribution::INFO,
+    surgery::INFO,
     structure::INFO,
     none::INFO,
     oneshot::INFO,
@@ -325,6 +340,7 @@ pub(crate) mod testing {
             best_val_accuracy: best,
             tensors,
             structure: StructureView::empty(),
+            signals: Signals::default(),
         }
     }
 

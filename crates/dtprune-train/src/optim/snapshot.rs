@@ -49,5 +49,10 @@ impl MaskedOptimizer {
             .collect();
         self.pending.clear();
         self.non_finite = None;
+        // An epoch-end checkpoint comes right after a pruning point read the sums; one from inside
+        // an epoch loses its partial sums (the next scores average fewer steps).
+        if let Some(sums) = self.element_grad_sq.as_mut() {
+            sums.clear();
+        }
     }
 }
