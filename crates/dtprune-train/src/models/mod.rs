@@ -9,7 +9,7 @@ mod recurrent;
 pub mod resnet;
 mod resnet_graph;
 mod tabular_mlp;
-mod transformer;
+pub mod transformer;
 pub mod transformer_groups;
 pub mod transformer_shrink;
 

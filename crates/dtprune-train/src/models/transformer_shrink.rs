@@ -3,7 +3,9 @@
 
 use super::transformer::EncoderBlock;
 use super::TransformerClassifier;
+use crate::params::{list_params, read_params};
 use crate::TrainError;
+use dtprune_prune::MemberRole;
 
 /// `model` without the units `removed[g]` of each of its groups, in
 /// [`super::transformer_groups::groups`] order (heads and ffn of block 0, of block 1, …, then
@@ -18,12 +20,53 @@ pub fn remove_units(model: TransformerClassifier, removed: &[Vec<usize>]) -> Res
     Ok(model)
 }
 
+/// Per group, the units whose every producer and follower slice is exactly zero: what the
+/// masks leave of a unit the structure policy removed, or of one weight pruning emptied along
+/// with its biases and norm entries. Such a unit contributes nothing (a head's context is 0, a
+/// neuron's GELU(0) = 0, a stream dimension stays 0 and the norms count it), so cutting it out
+/// gives the same outputs. Consumer slices need not be zero.
+pub fn dead_units(model: &TransformerClassifier) -> Vec<Vec<usize>> {
+    let infos = list_params(model);
+    let values = read_params(model, &infos);
+    let groups = super::transformer_groups::groups(model);
+    groups
+        .iter()
+        .map(|g| {
+            let members: Vec<_> = g.members.iter().filter(|m| m.role != MemberRole::Consumer).collect();
+            (0..g.units)
+                .filter(|&u| {
+                    members.iter().all(|m| {
+                        let info = infos.iter().find(|p| p.name == m.tensor).expect("a group member is a parameter");
+                        let shape = info.torch_shape();
+                        let (outer, dim, inner): (usize, usize, usize) = (shape[..m.axis].iter().product(), shape[m.axis], shape[m.axis + 1..].iter().product());
+                        let v = &values[&info.id];
+                        (0..outer).all(|o| v[(o * dim + u * m.span) * inner..(o * dim + (u + 1) * m.span) * inner].iter().all(|&x| x == 0.0))
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The compact form of a masked model: every dead unit ([`dead_units`]) physically removed
+/// (never a group's last unit). Returns it with the units removed per group.
+pub fn compact(model: TransformerClassifier) -> Result<(TransformerClassifier, Vec<Vec<usize>>), TrainError> {
+    let groups = super::transformer_groups::groups(&model);
+    let mut dead = dead_units(&model);
+    for (units, g) in dead.iter_mut().zip(&groups) {
+        if units.len() == g.units {
+            units.pop();
+        }
+    }
+    Ok((remove_units(model, &dead)?, dead))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::input::text::{TextBatch, TextInfo};
     use crate::model::Model;
-    use crate::params::{list_params, read_params, write_params};
+    use crate::params::write_params;
     use burn::prelude::*;
     use dtprune_prune::StructureGroup;
     use std::collections::BTreeMap;
@@ -125,8 +168,13 @@ mod tests {
             let dead = zero_unit(base.clone(), &groups[g], unit);
             let before = logits(&dead, &device);
             assert_ne!(before, logits(&base, &device), "zeroing {} unit {unit} changes the model", groups[g].name);
-            let small = remove_units(dead, &removing(groups.len(), g, &[unit])).unwrap();
+            let small = remove_units(dead.clone(), &removing(groups.len(), g, &[unit])).unwrap();
             assert_close(&logits(&small, &device), &before);
+            // The compact form finds exactly that unit dead and gives the same outputs.
+            assert_eq!(dead_units(&dead), removing(groups.len(), g, &[unit]));
+            let (compact, removed) = compact(dead).unwrap();
+            assert_eq!(removed, removing(groups.len(), g, &[unit]));
+            assert_close(&logits(&compact, &device), &before);
         }
     }
 }
