@@ -1,10 +1,12 @@
 //! What a model takes in: the kind of batch it consumes ([`InputKind`]) with the description
 //! of its input a model is built from ([`InputKind::Info`]): images ([`ImageData`], described
-//! by [`InputInfo`]), feature-frame sequences with lengths ([`speech::SpeechData`]) and
-//! categorical ids with numeric columns ([`table::TableData`]).
+//! by [`InputInfo`]), feature-frame sequences with lengths ([`speech::SpeechData`]),
+//! categorical ids with numeric columns ([`table::TableData`]) and token ids with padding masks
+//! ([`text::TextData`]).
 
 pub mod speech;
 pub mod table;
+pub mod text;
 
 use crate::TrainError;
 use burn::prelude::*;

@@ -49,6 +49,7 @@ pub mod structure_groups;
 pub mod task;
 pub mod test_hook;
 pub mod trainer;
+pub mod unit_removal;
 
 pub use config::ExperimentConfig;
 pub use experiment::Experiment;

@@ -10,10 +10,12 @@ use crate::task::Task;
 use burn::module::Module;
 use burn::prelude::*;
 use dtprune_prune::params::ParamSpec;
+use dtprune_prune::StructureGroup;
 
 pub trait Model: Module + Sized + Send + Sync + 'static {
     /// The batches `forward` takes (images: [`crate::input::ImageData`]; speech:
-    /// [`crate::input::speech::SpeechData`]; tables: [`crate::input::table::TableData`]).
+    /// [`crate::input::speech::SpeechData`]; tables: [`crate::input::table::TableData`]; text:
+    /// [`crate::input::text::TextData`]).
     type Input: InputKind;
     /// Loss and metric ([`crate::task::Classification`]).
     type Task: Task;
@@ -37,6 +39,11 @@ pub trait Model: Module + Sized + Send + Sync + 'static {
     /// removal; a [`crate::graph::Graph`] converts with `.into()`), or a node list for ops it
     /// does not read yet.
     fn graph(&self, info: InfoOf<Self::Input>) -> ModelGraph;
+    /// The coupled structures of a model whose graph is a node list (a layer graph's come from
+    /// the graph): each group's units are removed together from every member. None by default.
+    fn structure_groups(&self) -> Vec<StructureGroup> {
+        Vec::new()
+    }
 }
 
 /// The batch type of model `M`.

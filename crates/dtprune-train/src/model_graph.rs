@@ -42,7 +42,7 @@ impl From<NodeGraph> for ModelGraph {
 
 /// The ops of [`NodeGraph`]s that no compaction reads yet; a run whose `graph.json` holds one
 /// cannot be compacted (its masked `model.safetensors` is the result).
-pub const OPS_WITHOUT_COMPACTION: &[&str] = &["lstm", "gru", "embedding", "last_valid", "concat"];
+pub const OPS_WITHOUT_COMPACTION: &[&str] = &["lstm", "gru", "embedding", "last_valid", "concat", "self_attention", "stream_norm", "mean_pool"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeGraph {

@@ -3,7 +3,7 @@
 
 use crate::model::Model;
 use crate::model_params::ModelParams;
-use crate::models::{GruClassifier, Lenet300, Lenet5, LstmClassifier, Resnet18, Resnet20, Resnet56, TabularMlp};
+use crate::models::{GruClassifier, Lenet300, Lenet5, LstmClassifier, Resnet18, Resnet20, Resnet56, TabularMlp, TransformerClassifier};
 use crate::runner::{ModelRunner, Runner};
 use crate::TrainError;
 use std::collections::BTreeMap;
@@ -25,8 +25,9 @@ static RESNET18: Runner<Resnet18> = Runner::new();
 static LSTM: Runner<LstmClassifier> = Runner::new();
 static GRU: Runner<GruClassifier> = Runner::new();
 static TABULAR_MLP: Runner<TabularMlp> = Runner::new();
+static TRANSFORMER: Runner<TransformerClassifier> = Runner::new();
 
-fn built_in() -> [ModelEntry; 8] {
+fn built_in() -> [ModelEntry; 9] {
     [
         ModelEntry {
             name: "lenet300",
@@ -67,6 +68,11 @@ fn built_in() -> [ModelEntry; 8] {
             name: "tabular-mlp",
             summary: "an embedding table per categorical column, concatenated with the numeric columns, then a ReLU MLP",
             runner: &TABULAR_MLP,
+        },
+        ModelEntry {
+            name: "transformer",
+            summary: "pre-norm Transformer encoder over token ids: learned positions, self-attention + GELU FFN blocks, mean pooling over real tokens, linear classifier",
+            runner: &TRANSFORMER,
         },
     ]
 }

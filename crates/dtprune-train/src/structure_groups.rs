@@ -67,16 +67,29 @@ pub fn graph_groups(graph: &Graph, _params: &[ParamInfo]) -> Result<(Vec<Structu
 
 /// Fits the graph's groups and blocks to the run's tensors (see the module doc).
 pub fn for_engine(groups: &[StructureGroup], blocks: &[Block], params: &[ParamInfo], prunable: &[ParamInfo]) -> EngineStructure {
-    let mut conv = Conversion { params, prunable: prunable.iter().map(|p| p.name.as_str()).collect(), followers: Vec::new() };
+    let mut conv = Conversion { params, prunable: prunable.iter().map(|p| p.name.as_str()).collect(), followers: Vec::new(), declared: false };
     let groups = groups.iter().map(|g| conv.group(g)).collect();
     let blocks = blocks.iter().map(|b| conv.block(b)).collect();
     EngineStructure { followers: conv.followers, groups, blocks }
+}
+
+/// The groups a model declares itself ([`crate::model::Model::structure_groups`]: a node-graph
+/// model, no blocks) fitted to the run's tensors. Unlike a layer graph's, their roles are meant
+/// for the engine as they are: every follower the model lists (a LayerNorm's γ/β, a bias that
+/// must be zero with its unit) is a follower tensor; a prunable weight stays; a weight the run
+/// does not prune makes its group unremovable.
+pub fn declared_structure(groups: &[StructureGroup], params: &[ParamInfo], prunable: &[ParamInfo]) -> EngineStructure {
+    let mut conv = Conversion { params, prunable: prunable.iter().map(|p| p.name.as_str()).collect(), followers: Vec::new(), declared: true };
+    let groups = groups.iter().map(|g| conv.group(g)).collect();
+    EngineStructure { followers: conv.followers, groups, blocks: Vec::new() }
 }
 
 struct Conversion<'a> {
     params: &'a [ParamInfo],
     prunable: HashSet<&'a str>,
     followers: Vec<ParamInfo>,
+    /// The groups' follower roles are the engine's (declared by the model), not a graph's.
+    declared: bool,
 }
 
 /// What a graph tensor is to the engine.
@@ -115,7 +128,7 @@ impl Conversion<'_> {
         let mut members = Vec::new();
         for m in &g.members {
             // The graph lists biases as followers too; in a group only BatchNorm's γ/β follow.
-            let follower = m.role == MemberRole::Follower && self.is_batchnorm(&m.tensor);
+            let follower = m.role == MemberRole::Follower && (self.declared || self.is_batchnorm(&m.tensor));
             match self.kind(&m.tensor, follower) {
                 Kind::Weight | Kind::Follower => members.push(m.clone()),
                 Kind::Dropped => {}

@@ -185,10 +185,10 @@ impl<'a, M: Model> Training<'a, M> {
             .map(|p| PrunableSpec::weight(p.name.clone(), p.torch_shape(), Some(&p.name) != classifier.as_ref()))
             .collect();
         // The graph's coupled structures; their BatchNorm γ/β join the engine as followers.
-        // (Node graphs of models compaction cannot read yet have no groups.)
+        // (A node graph's model declares its groups itself, or has none.)
         let structure = match &graph {
             Some(graph) => crate::structure_groups::engine_structure(graph, &list_params(&model), &prunable)?,
-            None => Default::default(),
+            None => crate::structure_groups::declared_structure(&model.structure_groups(), &list_params(&model), &prunable),
         };
         specs.extend(structure.followers.iter().map(|p| PrunableSpec::follower(p.name.clone(), p.torch_shape())));
         prunable.extend(structure.followers);

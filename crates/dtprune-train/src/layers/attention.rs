@@ -51,6 +51,13 @@ impl SelfAttention {
         self.head_dim
     }
 
+    /// The same attention after whole heads' columns were cut from its projections: the head
+    /// count follows the query width (`heads·head_dim`).
+    pub fn refit_heads(mut self) -> Self {
+        self.heads = crate::graph::param_dims(&self.query.weight)[1] / self.head_dim;
+        self
+    }
+
     /// `x`: `[batch, tokens, d_model]`; `key_mask`: `[batch, tokens]`, 1 for a real token and 0
     /// for padding. Returns the heads' concatenated contexts, `[batch, tokens, heads·head_dim]`.
     pub fn forward(&self, x: Tensor<3>, key_mask: Tensor<2>) -> Tensor<3> {

@@ -9,6 +9,9 @@ mod recurrent;
 pub mod resnet;
 mod resnet_graph;
 mod tabular_mlp;
+pub mod transformer;
+pub mod transformer_groups;
+pub mod transformer_shrink;
 
 pub use gru::GruClassifier;
 pub use lenet300::Lenet300;
@@ -16,3 +19,4 @@ pub use lenet5::Lenet5;
 pub use lstm::LstmClassifier;
 pub use resnet::{Resnet18, Resnet20, Resnet56};
 pub use tabular_mlp::TabularMlp;
+pub use transformer::{EncoderBlock, TransformerClassifier};

@@ -1,0 +1,84 @@
+//! Physical removal of structure-group units from any Burn module: every member slice of a
+//! removed unit (`dtprune_prune::StructureGroup`, PyTorch-layout axes) is cut out of its tensor,
+//! so the module's parameters shrink. The module's own bookkeeping (a head count, say) is the
+//! caller's to refit; nothing else changes (ids and gradient tracking are kept).
+
+use crate::params::{list_params, Layout, ParamInfo};
+use crate::TrainError;
+use burn::module::{Module, ModuleMapper, Param, ParamId};
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use dtprune_prune::StructureGroup;
+use std::collections::HashMap;
+
+/// One cut: along PyTorch-layout `axis`, keep the entries whose flag is true.
+#[derive(Debug, Clone, PartialEq)]
+struct Cut {
+    axis: usize,
+    keep: Vec<bool>,
+}
+
+/// `module` without the units `removed[g]` of each group `groups[g]`. An unknown tensor, an
+/// axis or unit out of range is an error naming the group.
+pub fn remove_units<M: Module>(module: M, groups: &[StructureGroup], removed: &[Vec<usize>]) -> Result<M, TrainError> {
+    let params = list_params(&module);
+    let cuts = plan(&params, groups, removed)?;
+    let by_id: HashMap<ParamId, (ParamInfo, Vec<Cut>)> = params.into_iter().filter_map(|p| cuts.get(&p.name).map(|c| (p.id, (p.clone(), c.clone())))).collect();
+    Ok(module.map(&mut Cutter { cuts: by_id }))
+}
+
+/// Every tensor's cuts, in group order.
+fn plan(params: &[ParamInfo], groups: &[StructureGroup], removed: &[Vec<usize>]) -> Result<HashMap<String, Vec<Cut>>, TrainError> {
+    let bad = |g: &StructureGroup, message: String| TrainError::Config { path: None, message: format!("removing units of group `{}`: {message}", g.name) };
+    let mut cuts: HashMap<String, Vec<Cut>> = HashMap::new();
+    for (g, units) in groups.iter().zip(removed) {
+        if let Some(&u) = units.iter().find(|&&u| u >= g.units) {
+            return Err(bad(g, format!("unit {u} out of range (the group has {})", g.units)));
+        }
+        if units.is_empty() {
+            continue;
+        }
+        for m in &g.members {
+            let p = params.iter().find(|p| p.name == m.tensor).ok_or_else(|| bad(g, format!("the module has no tensor `{}`", m.tensor)))?;
+            let shape = p.torch_shape();
+            // The tensor as already cut by earlier groups along other axes keeps this axis' size.
+            if m.axis >= shape.len() || shape[m.axis] != g.units * m.span {
+                return Err(bad(g, format!("`{}` {shape:?} has no {} units of {} along axis {}", m.tensor, g.units, m.span, m.axis)));
+            }
+            let mut keep = vec![true; shape[m.axis]];
+            for &u in units {
+                keep[u * m.span..(u + 1) * m.span].iter_mut().for_each(|k| *k = false);
+            }
+            cuts.entry(m.tensor.clone()).or_default().push(Cut { axis: m.axis, keep });
+        }
+    }
+    Ok(cuts)
+}
+
+struct Cutter {
+    cuts: HashMap<ParamId, (ParamInfo, Vec<Cut>)>,
+}
+
+impl ModuleMapper for Cutter {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some((info, cuts)) = self.cuts.get(&param.id) else { return param };
+        let (id, mut tensor, mapper) = param.consume();
+        let require_grad = tensor.is_require_grad();
+        let device = tensor.device();
+        for cut in cuts {
+            // Burn stores a Linear weight `[in, out]`: PyTorch's axis 0 is its axis 1.
+            let axis = match info.layout {
+                Layout::LinearWeight => 1 - cut.axis,
+                Layout::Same => cut.axis,
+            };
+            let kept: Vec<i64> = cut.keep.iter().enumerate().filter(|(_, &k)| k).map(|(i, _)| i as i64).collect();
+            let n = kept.len();
+            tensor = tensor.select(axis, Tensor::<1, Int>::from_data(TensorData::new(kept, [n]), &device));
+        }
+        let mut t = tensor.detach();
+        if require_grad {
+            t = t.require_grad();
+        }
+        Param::from_mapped_value(id, t, mapper)
+    }
+}
