@@ -1,6 +1,7 @@
 //! `dtprune`: train with dynamic threshold pruning, compact, benchmark, inspect and report.
 
 mod bench_train;
+mod quantize;
 mod config_file;
 mod distill;
 mod embed;
@@ -54,6 +55,18 @@ enum Command {
         /// masked-dense model's (`dense_logits`), to check the exported models in another runtime.
         #[arg(long, value_name = "N")]
         reference: Option<usize>,
+        /// Also write the int8 model (`compact-int8.safetensors`, recorded in compact.json).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        quantize: Option<quantize::QuantizeArg>,
+        /// int8 activation scales: calibrated once (static) or per call (dynamic).
+        #[arg(long, value_enum, default_value = "static", requires = "quantize")]
+        activations: quantize::ActivationsArg,
+        /// Training images that calibrate the static int8 scales.
+        #[arg(long, value_name = "N", default_value_t = 256, requires = "quantize")]
+        calibration: usize,
+        /// Seed of the calibration images' choice.
+        #[arg(long, default_value_t = 0, requires = "quantize")]
+        calibration_seed: u64,
     },
     /// Benchmark inference of a run: onnxruntime (dense and compact ONNX exports, when
     /// `$DTPRUNE_PYTHON` has it) beside dtprune's dense and compact kernels; or training speed
@@ -301,9 +314,13 @@ fn run(cli: Cli) -> Result<()> {
             models::print_models();
             Ok(())
         }
-        Command::Compact { run, crossover, reference } => {
-            // The reference images are checked before anything is written.
+        Command::Compact { run, crossover, reference, quantize, activations, calibration, calibration_seed } => {
+            // The reference and calibration images are checked before anything is written.
             let reference_images = reference.map(|n| reference_images(&run, n)).transpose()?;
+            let calibration = match quantize {
+                Some(quantize::QuantizeArg::Int8) => Some(quantize::calibration_images(&run, activations, calibration, calibration_seed)?),
+                None => None,
+            };
             let report = compact(&run, crossover)?;
             println!("{report}");
             if let Some((pixels, n)) = reference_images {
@@ -312,6 +329,9 @@ fn run(cli: Cli) -> Result<()> {
                 let nets = [("logits", &network), ("dense_logits", &dense)];
                 let path = dtprune_compact::write_references(&run, &nets, &pixels, n)?;
                 println!("wrote {} ({n} test images, the compact and the masked-dense model's logits)", path.display());
+            }
+            if let Some(c) = calibration {
+                quantize::quantize_run(&run, c)?;
             }
             Ok(())
         }

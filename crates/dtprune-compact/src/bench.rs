@@ -86,6 +86,9 @@ pub struct BenchReport {
     pub layers_batch: usize,
     /// onnxruntime on the same models (`bench_run_dir` with `onnxruntime_python`).
     pub onnxruntime: Option<OrtOutcome>,
+    /// The int8 compact model, when the run has one (`dtprune compact --quantize int8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub int8: Option<crate::bench_int8::Int8Bench>,
 }
 
 /// Median time of one op in the dense and in the compact network.
@@ -118,11 +121,16 @@ fn layer_times(net: &Network, x: &[f32], n: usize, o: &BenchOptions) -> Result<V
 }
 
 fn time(net: &Network, x: &[f32], n: usize, o: &BenchOptions) -> Result<Timing> {
+    time_fn(|x, n| net.forward(x, n), x, n, o)
+}
+
+/// [`time`] of any forward function (the int8 network's, `bench_int8.rs`).
+pub(crate) fn time_fn(forward: impl Fn(&[f32], usize) -> Result<Vec<f32>>, x: &[f32], n: usize, o: &BenchOptions) -> Result<Timing> {
     for _ in 0..o.warmup {
-        net.forward(x, n)?;
+        forward(x, n)?;
     }
     let t = Instant::now();
-    net.forward(x, n)?;
+    forward(x, n)?;
     let once = t.elapsed().max(Duration::from_nanos(100));
     let reps = (o.min_sample.as_secs_f64() / once.as_secs_f64())
         .ceil()
@@ -131,7 +139,7 @@ fn time(net: &Network, x: &[f32], n: usize, o: &BenchOptions) -> Result<Timing> 
     for _ in 0..o.repeats.max(1) {
         let t = Instant::now();
         for _ in 0..reps {
-            std::hint::black_box(net.forward(std::hint::black_box(x), n)?);
+            std::hint::black_box(forward(std::hint::black_box(x), n)?);
         }
         samples.push(t.elapsed().as_secs_f64() / reps as f64);
     }
@@ -201,6 +209,7 @@ pub fn bench(dense: &Network, compact: &Network, opts: &BenchOptions) -> Result<
         layers,
         layers_batch,
         onnxruntime: None,
+        int8: None,
     })
 }
 
@@ -216,6 +225,7 @@ pub fn bench_run_dir(dir: &Path, opts: &BenchOptions) -> Result<BenchReport> {
     r.compact_file_bytes = std::fs::metadata(dir.join(COMPACT_WEIGHTS))
         .ok()
         .map(|m| m.len());
+    r.int8 = crate::bench_int8::bench_int8(dir, &compact, opts)?;
     if let Some(python) = &opts.onnxruntime_python {
         // The baseline runs the ONNX exports of the same two models, written into the run.
         let d = onnx::export_run(dir, onnx::Variant::Dense, None)?;
@@ -251,6 +261,9 @@ impl std::fmt::Display for BenchReport {
                     writeln!(f, "onnxruntime baseline: skipped: {why}")?;
                 }
             }
+        }
+        if let Some(q) = &self.int8 {
+            q.fmt_beside(f, self)?;
         }
         let ratio = self.dense_param_bytes as f64 / self.compact_param_bytes.max(1) as f64;
         writeln!(

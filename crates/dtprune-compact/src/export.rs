@@ -74,6 +74,9 @@ pub struct CompactJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
     pub report: CompactReport,
+    /// The int8 model written beside this one (`dtprune compact --quantize int8`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<crate::quant::QuantRecord>,
 }
 
 impl CompactJson {
@@ -192,6 +195,7 @@ pub fn export(c: &Compacted, dir: &Path) -> Result<ExportedFiles> {
         layers,
         output: Some(g.output.clone()),
         report: c.report.clone(),
+        quantization: None,
     };
     std::fs::create_dir_all(dir).map_err(|e| CompactError::io(dir, e))?;
     let weights = dir.join(COMPACT_WEIGHTS);

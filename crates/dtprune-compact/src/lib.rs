@@ -28,6 +28,7 @@
 //! ```
 
 pub mod bench;
+pub mod bench_int8;
 pub mod compact;
 pub mod dense;
 pub mod error;
@@ -41,6 +42,7 @@ pub mod onnx;
 pub mod onnxruntime_bench;
 mod packed_gemm;
 pub mod pool;
+pub mod quant;
 pub mod simd;
 pub mod sparse;
 pub mod structure;

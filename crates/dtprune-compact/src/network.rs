@@ -310,7 +310,7 @@ impl Network {
     }
 
     /// An op that reads one input buffer. A new buffer for the output.
-    fn apply(&self, op: &Op, x: &[f32], shape: Shape, n: usize) -> Vec<f32> {
+    pub(crate) fn apply(&self, op: &Op, x: &[f32], shape: Shape, n: usize) -> Vec<f32> {
         match (op, shape) {
             (Op::Conv(c), _) => {
                 let g = &c.geom;
@@ -334,7 +334,7 @@ impl Network {
 
     /// An op that rewrites its first input's buffer (element-wise ops, flattening, adds):
     /// at batch 1 an allocation costs as much as a ReLU over a few hundred values.
-    fn apply_in_place(&self, op: &Op, mut x: Vec<f32>, others: &[&[f32]], shape: Shape, n: usize) -> Vec<f32> {
+    pub(crate) fn apply_in_place(&self, op: &Op, mut x: Vec<f32>, others: &[&[f32]], shape: Shape, n: usize) -> Vec<f32> {
         match op {
             Op::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
             // [C, H, W, N] is already [C*H*W, N] with PyTorch's feature order (c, h, w).
@@ -349,7 +349,7 @@ impl Network {
 
 impl Op {
     /// Whether the op rewrites its input buffer (see `Network::apply_in_place`).
-    fn in_place(&self) -> bool {
+    pub(crate) fn in_place(&self) -> bool {
         matches!(self, Op::Relu | Op::Flatten | Op::Identity | Op::BatchNorm(_) | Op::Add)
     }
 }
@@ -371,7 +371,7 @@ fn broadcast_bias(bias: &[f32], per: usize) -> Vec<f32> {
 
 /// Row-major `[rows, cols] -> [cols, rows]`, as a new buffer. A single row or column is the same
 /// sequence either way: a copy (this is every layout change of a batch-1 pass).
-fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+pub(crate) fn transpose(x: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     if rows == 1 || cols == 1 {
         return x.to_vec();
     }

@@ -1,0 +1,111 @@
+//! Every copy of the kernels against a plain reference. The copy is fixed per process (chosen
+//! once from the CPU, capped by `DTPRUNE_SIMD`), so the driver test re-runs this test binary's
+//! worker test once per level the CPU has, with `DTPRUNE_SIMD` set; the worker compares the f32
+//! CSR, sparse-convolution and dense kernels and the int8 row kernel with naive loops.
+
+use std::process::Command;
+
+use dtprune_compact::dense::{ConvGeom, DenseMat};
+use dtprune_compact::quant::kernels::{qrow, qrow_ref, QRows};
+use dtprune_compact::simd::{detected_level, level, SimdLevel};
+use dtprune_compact::sparse::{Csr, SparseConv};
+
+fn naive_matmul(w: &DenseMat, x: &[f32], n: usize, y: &mut [f32]) {
+    for r in 0..w.rows {
+        for j in 0..n {
+            y[r * n + j] += (0..w.cols).map(|k| w.data[r * w.cols + k] * x[k * n + j]).sum::<f32>();
+        }
+    }
+}
+
+fn naive_conv(g: &ConvGeom, w: &DenseMat, x: &[f32], n: usize, y: &mut [f32]) {
+    let (oh, ow) = (g.out_h(), g.out_w());
+    for o in 0..g.cout {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                for j in 0..n {
+                    let mut s = 0f32;
+                    for ci in 0..g.cin {
+                        for dy in 0..g.kh {
+                            for dx in 0..g.kw {
+                                let (iy, ix) = ((oy * g.sh + dy) as isize - g.ph as isize, (ox * g.sw + dx) as isize - g.pw as isize);
+                                if iy < 0 || ix < 0 || iy as usize >= g.h || ix as usize >= g.w {
+                                    continue;
+                                }
+                                let xv = x[((ci * g.h + iy as usize) * g.w + ix as usize) * n + j];
+                                s += w.data[o * g.k() + (ci * g.kh + dy) * g.kw + dx] * xv;
+                            }
+                        }
+                    }
+                    y[((o * oh + oy) * ow + ox) * n + j] += s;
+                }
+            }
+        }
+    }
+}
+
+fn close(a: &[f32], b: &[f32], what: &str) {
+    for (i, (p, q)) in a.iter().zip(b).enumerate() {
+        assert!((p - q).abs() <= 1e-4 * (1.0 + q.abs()), "{what} [{i}] at {}: {p} vs {q}", level().name());
+    }
+}
+
+#[test]
+fn worker_kernels_match_naive_loops() {
+    let val = |i: usize, m: usize| ((i * 7919 % m) as f32 - (m / 2) as f32) / m as f32;
+    for &(rows, cols, n) in &[(9, 70, 1), (9, 70, 37), (20, 300, 128)] {
+        let w = DenseMat::new(rows, cols, (0..rows * cols).map(|i| if i % 5 == 0 { val(i, 23) } else { 0.0 }).collect());
+        let x: Vec<f32> = (0..cols * n).map(|i| val(i, 31)).collect();
+        let mut want = vec![0.5; rows * n];
+        naive_matmul(&w, &x, n, &mut want);
+        let (mut a, mut b) = (vec![0.5; rows * n], vec![0.5; rows * n]);
+        Csr::from_dense(&w).matmul_acc(&x, n, &mut a);
+        w.matmul_acc(&x, n, &mut b);
+        close(&a, &want, "csr");
+        close(&b, &want, "dense");
+    }
+    for &(ph, sh, n) in &[(0, 1, 1), (0, 1, 30), (1, 2, 5), (0, 1, 70)] {
+        let g = ConvGeom { cin: 3, cout: 4, h: 10, w: 9, kh: 3, kw: 3, sh, sw: sh, ph, pw: ph };
+        let w = DenseMat::new(g.cout, g.k(), (0..g.cout * g.k()).map(|i| if i % 3 == 0 { val(i, 17) } else { 0.0 }).collect());
+        let x: Vec<f32> = (0..g.cin * g.h * g.w * n).map(|i| val(i, 29)).collect();
+        let len = g.cout * g.out_h() * g.out_w() * n;
+        let mut want = vec![0.25; len];
+        naive_conv(&g, &w, &x, n, &mut want);
+        let (mut a, mut b) = (vec![0.25; len], vec![0.25; len]);
+        SparseConv::new(g, Csr::from_dense(&w)).forward_acc(&x, n, &mut a);
+        dtprune_compact::dense::conv_dense(&g, &w, &x, n, &mut b);
+        close(&a, &want, "sparse conv");
+        close(&b, &want, "dense conv");
+    }
+    // int8: bit for bit.
+    let q = QRows::new((0..6).map(|r| (0..40u32).filter(|&k| (k as usize + r) % 3 == 0).map(|k| (k, (((k as usize * 37 + r) % 255) as i32 - 127) as i8)).collect::<Vec<_>>()));
+    for &n in &[1usize, 31, 64, 100] {
+        let x: Vec<u8> = (0..40 * n).map(|i| (i * 53 % 128) as u8).collect();
+        for r in 0..6 {
+            let (idx, w, quads) = q.row(r);
+            let (mut a, mut b) = (vec![0f32; n], vec![0f32; n]);
+            qrow(idx, w, quads, n, 0, &x, 0.02, 0.5, &mut a);
+            qrow_ref(idx, w, n, 0, &x, 0.02, 0.5, &mut b);
+            assert_eq!(a, b, "int8 row {r} batch {n} at {}", level().name());
+        }
+    }
+    eprintln!("kernels at level {} match the naive loops", level().name());
+}
+
+#[test]
+fn every_simd_level_passes_the_worker() {
+    if std::env::var_os("DTPRUNE_SIMD").is_some() {
+        return; // a child run
+    }
+    let exe = std::env::current_exe().unwrap();
+    for l in [SimdLevel::Generic, SimdLevel::Avx2, SimdLevel::Avx512] {
+        if l > detected_level() {
+            eprintln!("SKIPPED kernel level {}: this CPU does not have it", l.name());
+            continue;
+        }
+        let out = Command::new(&exe).args(["--exact", "worker_kernels_match_naive_loops", "--nocapture"]).env("DTPRUNE_SIMD", l.name()).output().unwrap();
+        let (so, se) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "level {}:\n{so}\n{se}", l.name());
+        assert!(se.contains(&format!("kernels at level {} match", l.name())), "level {} did not run:\n{se}", l.name());
+    }
+}
