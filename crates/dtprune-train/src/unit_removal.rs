@@ -3,12 +3,12 @@
 //! so the module's parameters shrink. The module's own bookkeeping (a head count, say) is the
 //! caller's to refit; nothing else changes (ids and gradient tracking are kept).
 
-use crate::params::{list_params, Layout, ParamInfo};
+use crate::params::{list_params, read_params, Layout, ParamInfo};
 use crate::TrainError;
 use burn::module::{Module, ModuleMapper, Param, ParamId};
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use dtprune_prune::StructureGroup;
+use dtprune_prune::{MemberRole, StructureGroup};
 use std::collections::HashMap;
 
 /// One cut: along PyTorch-layout `axis`, keep the entries whose flag is true.
@@ -25,6 +25,35 @@ pub fn remove_units<M: Module>(module: M, groups: &[StructureGroup], removed: &[
     let cuts = plan(&params, groups, removed)?;
     let by_id: HashMap<ParamId, (ParamInfo, Vec<Cut>)> = params.into_iter().filter_map(|p| cuts.get(&p.name).map(|c| (p.id, (p.clone(), c.clone())))).collect();
     Ok(module.map(&mut Cutter { cuts: by_id }))
+}
+
+/// Per group, the units whose every producer and follower slice is exactly zero in `module`:
+/// what the engine's masks leave of a unit the structure policy removed, or of one weight
+/// pruning emptied along with its biases and norm entries. Consumer slices need not be zero. A
+/// member tensor the module lacks makes no unit dead.
+pub fn dead_units<M: Module>(module: &M, groups: &[StructureGroup]) -> Vec<Vec<usize>> {
+    let infos = list_params(module);
+    let values = read_params(module, &infos);
+    groups
+        .iter()
+        .map(|g| {
+            let members: Vec<_> = g.members.iter().filter(|m| m.role != MemberRole::Consumer).collect();
+            (0..g.units)
+                .filter(|&u| {
+                    members.iter().all(|m| {
+                        let Some(info) = infos.iter().find(|p| p.name == m.tensor) else { return false };
+                        let shape = info.torch_shape();
+                        if m.axis >= shape.len() || shape[m.axis] != g.units * m.span {
+                            return false;
+                        }
+                        let (outer, dim, inner): (usize, usize, usize) = (shape[..m.axis].iter().product(), shape[m.axis], shape[m.axis + 1..].iter().product());
+                        let v = &values[&info.id];
+                        (0..outer).all(|o| v[(o * dim + u * m.span) * inner..(o * dim + (u + 1) * m.span) * inner].iter().all(|&x| x == 0.0))
+                    })
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Every tensor's cuts, in group order.

@@ -1,16 +1,18 @@
-use super::recurrent::{node_graph, PARAMS};
+use super::recurrent::{node_graph, RecurrentClassifier, PARAMS};
 use crate::input::speech::{SequenceBatch, SequenceInfo, SpeechData};
 use crate::model::Model;
 use crate::model_graph::ModelGraph;
 use crate::model_params::ModelParams;
 use crate::task::Classification;
-use burn::nn::{Linear, LinearConfig, Gru, GruConfig};
+use burn::nn::{Gru, GruConfig, Linear, LinearConfig};
 use burn::prelude::*;
 use dtprune_prune::params::ParamSpec;
+use dtprune_prune::StructureGroup;
 
 /// Stacked GRU over log-mel frames (Burn's `Gru`: update, reset and new gates, each an
 /// `input_transform` and a `hidden_transform` Linear; reset after the product, as cuDNN and
-/// PyTorch), classified from each utterance's last valid frame.
+/// PyTorch), classified from each utterance's last valid frame. Its structured unit is a
+/// hidden unit of a layer ([`super::recurrent_groups`]).
 #[derive(Module, Debug)]
 pub struct GruClassifier {
     rnn: Vec<Gru>,
@@ -40,7 +42,28 @@ impl Model for GruClassifier {
     }
 
     fn graph(&self, info: SequenceInfo) -> ModelGraph {
-        let hidden = crate::graph::param_dims(&self.fc.weight)[0];
-        node_graph(self, "gru", "gru", info, hidden, self.rnn.len()).into()
+        node_graph(self, "gru", "gru", info, &self.hidden_sizes()).into()
+    }
+
+    fn structure_groups(&self) -> Vec<StructureGroup> {
+        super::recurrent_groups::groups(self)
+    }
+}
+
+impl RecurrentClassifier for GruClassifier {
+    fn gates(&self) -> Vec<&'static str> {
+        vec!["update_gate", "reset_gate", "new_gate"]
+    }
+
+    fn hidden_sizes(&self) -> Vec<usize> {
+        self.rnn.iter().map(|l| crate::graph::param_dims(&l.update_gate.hidden_transform.weight)[1]).collect()
+    }
+
+    fn refit_hidden(mut self) -> Self {
+        let sizes = self.hidden_sizes();
+        for (layer, units) in self.rnn.iter_mut().zip(sizes) {
+            layer.d_hidden = units;
+        }
+        self
     }
 }

@@ -1,4 +1,4 @@
-use super::recurrent::{node_graph, PARAMS};
+use super::recurrent::{node_graph, RecurrentClassifier, PARAMS};
 use crate::input::speech::{SequenceBatch, SequenceInfo, SpeechData};
 use crate::model::Model;
 use crate::model_graph::ModelGraph;
@@ -7,9 +7,11 @@ use crate::task::Classification;
 use burn::nn::{Linear, LinearConfig, Lstm, LstmConfig};
 use burn::prelude::*;
 use dtprune_prune::params::ParamSpec;
+use dtprune_prune::StructureGroup;
 
 /// Stacked LSTM over log-mel frames (Burn's `Lstm`: four gates, each an `input_transform` and
-/// a `hidden_transform` Linear), classified from each utterance's last valid frame.
+/// a `hidden_transform` Linear), classified from each utterance's last valid frame. Its
+/// structured unit is a hidden unit of a layer ([`super::recurrent_groups`]).
 #[derive(Module, Debug)]
 pub struct LstmClassifier {
     rnn: Vec<Lstm>,
@@ -39,7 +41,31 @@ impl Model for LstmClassifier {
     }
 
     fn graph(&self, info: SequenceInfo) -> ModelGraph {
-        let hidden = crate::graph::param_dims(&self.fc.weight)[0];
-        node_graph(self, "lstm", "lstm", info, hidden, self.rnn.len()).into()
+        node_graph(self, "lstm", "lstm", info, &self.hidden_sizes()).into()
+    }
+
+    fn structure_groups(&self) -> Vec<StructureGroup> {
+        super::recurrent_groups::groups(self)
+    }
+}
+
+impl RecurrentClassifier for LstmClassifier {
+    fn gates(&self) -> Vec<&'static str> {
+        // The forget gate is absent only with Burn's `input_forget` (coupled gates), which this
+        // model does not use.
+        let forget = self.rnn.iter().all(|l| l.forget_gate.is_some());
+        ["input_gate", "forget_gate", "output_gate", "cell_gate"].into_iter().filter(|&g| forget || g != "forget_gate").collect()
+    }
+
+    fn hidden_sizes(&self) -> Vec<usize> {
+        self.rnn.iter().map(|l| crate::graph::param_dims(&l.input_gate.hidden_transform.weight)[1]).collect()
+    }
+
+    fn refit_hidden(mut self) -> Self {
+        let sizes = self.hidden_sizes();
+        for (layer, units) in self.rnn.iter_mut().zip(sizes) {
+            layer.d_hidden = units;
+        }
+        self
     }
 }

@@ -3,9 +3,7 @@
 
 use super::transformer::EncoderBlock;
 use super::TransformerClassifier;
-use crate::params::{list_params, read_params};
 use crate::TrainError;
-use dtprune_prune::MemberRole;
 
 /// `model` without the units `removed[g]` of each of its groups, in
 /// [`super::transformer_groups::groups`] order (heads and ffn of block 0, of block 1, …, then
@@ -26,26 +24,7 @@ pub fn remove_units(model: TransformerClassifier, removed: &[Vec<usize>]) -> Res
 /// neuron's GELU(0) = 0, a stream dimension stays 0 and the norms count it), so cutting it out
 /// gives the same outputs. Consumer slices need not be zero.
 pub fn dead_units(model: &TransformerClassifier) -> Vec<Vec<usize>> {
-    let infos = list_params(model);
-    let values = read_params(model, &infos);
-    let groups = super::transformer_groups::groups(model);
-    groups
-        .iter()
-        .map(|g| {
-            let members: Vec<_> = g.members.iter().filter(|m| m.role != MemberRole::Consumer).collect();
-            (0..g.units)
-                .filter(|&u| {
-                    members.iter().all(|m| {
-                        let info = infos.iter().find(|p| p.name == m.tensor).expect("a group member is a parameter");
-                        let shape = info.torch_shape();
-                        let (outer, dim, inner): (usize, usize, usize) = (shape[..m.axis].iter().product(), shape[m.axis], shape[m.axis + 1..].iter().product());
-                        let v = &values[&info.id];
-                        (0..outer).all(|o| v[(o * dim + u * m.span) * inner..(o * dim + (u + 1) * m.span) * inner].iter().all(|&x| x == 0.0))
-                    })
-                })
-                .collect()
-        })
-        .collect()
+    crate::unit_removal::dead_units(model, &super::transformer_groups::groups(model))
 }
 
 /// The compact form of a masked model: every dead unit ([`dead_units`]) physically removed
@@ -66,7 +45,7 @@ mod tests {
     use super::*;
     use crate::input::text::{TextBatch, TextInfo};
     use crate::model::Model;
-    use crate::params::write_params;
+    use crate::params::{list_params, read_params, write_params};
     use burn::prelude::*;
     use dtprune_prune::StructureGroup;
     use std::collections::BTreeMap;
