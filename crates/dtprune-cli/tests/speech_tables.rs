@@ -40,9 +40,14 @@ fn lstm_trains_prunes_evaluates_and_compact_says_what_it_lacks() {
     assert!((num(&s, "sparsity") - 0.5).abs() < 0.02, "{s}");
     assert_eq!(read_history(&run).len(), 3);
     assert!((check_masks_enforced(&run) - 0.5).abs() < 0.02);
-    // Every gate's input and hidden transform is pruned (8 per LSTM layer) and the classifier.
+    // Every gate's input and hidden transform is pruned (8 per LSTM layer) and the classifier;
+    // the 8 gate biases are masked too, as followers of the hidden-unit groups (a removed unit's
+    // bias entries are 0 with it), never pruned by magnitude.
     let masks = common::read_safetensors(&run.join("masks.safetensors"));
-    assert_eq!(masks.tensors.len(), 9, "{:?}", masks.tensors.keys().collect::<Vec<_>>());
+    let names: Vec<&String> = masks.tensors.keys().collect();
+    assert_eq!(names.iter().filter(|n| n.ends_with(".weight")).count(), 9, "{names:?}");
+    assert_eq!(names.iter().filter(|n| n.ends_with(".bias")).count(), 8, "{names:?}");
+    assert_eq!(masks.tensors.len(), 17, "{names:?}");
     assert_eq!(masks.tensors["rnn.0.input_gate.input_transform.weight"].shape, vec![32, 40]);
     let graph = read_json(&run.join("graph.json"));
     assert_eq!(graph["nodes"][0]["op"], "lstm");
