@@ -111,3 +111,29 @@ impl ModuleMapper for Cutter {
         Param::from_mapped_value(id, t, mapper)
     }
 }
+
+/// For the models' removal tests: a unit zeroed the way the engine's masks zero it.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::params::{list_params, read_params, write_params};
+    use burn::module::Module;
+    use dtprune_prune::StructureGroup;
+
+    /// Zeroes every member slice of `unit` of group `g` (`span` entries per unit on its axis).
+    pub(crate) fn zero_unit<M: Module>(m: M, g: &StructureGroup, unit: usize) -> M {
+        let infos = list_params(&m);
+        let mut values = read_params(&m, &infos);
+        for member in &g.members {
+            let info = infos.iter().find(|p| p.name == member.tensor).expect("a group member is a parameter");
+            let shape = info.torch_shape();
+            let (outer, dim, inner): (usize, usize, usize) = (shape[..member.axis].iter().product(), shape[member.axis], shape[member.axis + 1..].iter().product());
+            let v = values.get_mut(&info.id).expect("read");
+            for o in 0..outer {
+                for a in unit * member.span..(unit + 1) * member.span {
+                    v[(o * dim + a) * inner..(o * dim + a + 1) * inner].iter_mut().for_each(|x| *x = 0.0);
+                }
+            }
+        }
+        write_params(m, &infos, &values)
+    }
+}

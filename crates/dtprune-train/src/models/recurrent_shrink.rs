@@ -40,13 +40,13 @@ pub fn compact<M: RecurrentClassifier>(model: M) -> Result<(M, Vec<Vec<usize>>),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unit_removal::test_support::zero_unit;
     use crate::input::speech::{frame_statistics, SequenceBatch, SequenceInfo, SpeechData};
     use crate::input::InputKind;
     use crate::model::Model;
     use crate::models::{GruClassifier, LstmClassifier};
-    use crate::params::{list_params, read_params, write_params};
+    use crate::params::list_params;
     use burn::prelude::*;
-    use dtprune_prune::StructureGroup;
     use std::collections::BTreeMap;
     use std::path::Path;
 
@@ -80,22 +80,6 @@ mod tests {
 
     fn logits<M: Model<Input = SpeechData>>(m: &M, batch: SequenceBatch) -> Vec<f32> {
         m.forward(batch).into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
-    }
-
-    /// Zeroes every member slice of `unit` of group `g` (what the engine's masks do).
-    fn zero_unit<M: Model>(m: M, g: &StructureGroup, unit: usize) -> M {
-        let infos = list_params(&m);
-        let mut values = read_params(&m, &infos);
-        for member in &g.members {
-            let info = infos.iter().find(|p| p.name == member.tensor).unwrap();
-            let shape = info.torch_shape();
-            let (outer, dim, inner): (usize, usize, usize) = (shape[..member.axis].iter().product(), shape[member.axis], shape[member.axis + 1..].iter().product());
-            let v = values.get_mut(&info.id).unwrap();
-            for o in 0..outer {
-                v[(o * dim + unit) * inner..(o * dim + unit + 1) * inner].iter_mut().for_each(|x| *x = 0.0);
-            }
-        }
-        write_params(m, &infos, &values)
     }
 
     fn assert_close(a: &[f32], b: &[f32]) {

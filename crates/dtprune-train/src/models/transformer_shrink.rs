@@ -43,11 +43,11 @@ pub fn compact(model: TransformerClassifier) -> Result<(TransformerClassifier, V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unit_removal::test_support::zero_unit;
     use crate::input::text::{TextBatch, TextInfo};
     use crate::model::Model;
-    use crate::params::{list_params, read_params, write_params};
+    use crate::params::list_params;
     use burn::prelude::*;
-    use dtprune_prune::StructureGroup;
     use std::collections::BTreeMap;
 
     const INFO: TextInfo = TextInfo { max_len: 6, vocab_size: 20, classes: 3 };
@@ -68,24 +68,6 @@ mod tests {
 
     fn logits(m: &TransformerClassifier, device: &Device) -> Vec<f32> {
         m.forward(batch(device)).into_data().convert::<f32>().try_into_vec::<f32>().unwrap()
-    }
-
-    /// Zeroes every member slice of `unit` of group `g` (what the engine's masks do).
-    fn zero_unit(m: TransformerClassifier, g: &StructureGroup, unit: usize) -> TransformerClassifier {
-        let infos = list_params(&m);
-        let mut values = read_params(&m, &infos);
-        for member in &g.members {
-            let info = infos.iter().find(|p| p.name == member.tensor).unwrap();
-            let shape = info.torch_shape();
-            let (outer, dim, inner): (usize, usize, usize) = (shape[..member.axis].iter().product(), shape[member.axis], shape[member.axis + 1..].iter().product());
-            let v = values.get_mut(&info.id).unwrap();
-            for o in 0..outer {
-                for a in unit * member.span..(unit + 1) * member.span {
-                    v[(o * dim + a) * inner..(o * dim + a + 1) * inner].iter_mut().for_each(|x| *x = 0.0);
-                }
-            }
-        }
-        write_params(m, &infos, &values)
     }
 
     fn removing(groups: usize, g: usize, units: &[usize]) -> Vec<Vec<usize>> {
