@@ -72,9 +72,27 @@ pub(crate) fn temporary_for(path: &Path) -> io::Result<PathBuf> {
     Ok(dir.join(format!(".{}.{}.tmp", name.to_string_lossy(), std::process::id())))
 }
 
+/// Whether `name` is a temporary of [`temporary_for`]'s naming (`.NAME.PID.tmp`): what a
+/// process killed in the middle of an atomic write leaves behind, never a finished file.
+pub fn is_temporary_name(name: &str) -> bool {
+    name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")).and_then(|n| n.rsplit_once('.')).is_some_and(|(file, pid)| {
+        !file.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn temporaries_are_recognised_by_name() {
+        let t = temporary_for(Path::new("run/config.toml")).unwrap();
+        assert!(is_temporary_name(t.file_name().unwrap().to_str().unwrap()));
+        assert!(is_temporary_name(".model.safetensors.123.tmp"));
+        for name in ["config.toml", ".dtprune.lock", ".config.toml.tmp", ".config.toml.12a.tmp", "..1.tmp", "x.1.tmp"] {
+            assert!(!is_temporary_name(name), "{name}");
+        }
+    }
 
     #[test]
     fn commit_writes_the_whole_stream() {

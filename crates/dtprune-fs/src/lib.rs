@@ -6,7 +6,7 @@
 mod atomic_file;
 pub mod lock;
 
-pub use atomic_file::AtomicFile;
+pub use atomic_file::{is_temporary_name, AtomicFile};
 pub use lock::{LockError, RunLock};
 
 use std::io::{self, Write};

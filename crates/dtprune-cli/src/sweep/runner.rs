@@ -45,13 +45,16 @@ pub fn prepare(dir: &Path) -> Result<bool> {
         return Ok(false);
     }
     if dir.exists() {
-        // Only what a run left behind is removed: the trainer writes config.toml first, the
-        // sweep's runner the log; a folder with other files is not ours to delete.
+        // Only what a run left behind is removed: the sweep's runner writes the log, the trainer
+        // takes the folder's lock and then writes config.toml (atomically, through a temporary);
+        // a trial killed before that rename leaves just those. A folder with other files is not
+        // ours to delete.
         let entries: Vec<std::ffi::OsString> = std::fs::read_dir(dir)
             .with_context(|| format!("read {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.file_name()))
             .collect();
-        let ours = entries.is_empty() || entries.iter().all(|n| n == LOG_FILE) || entries.iter().any(|n| n == "config.toml");
+        let before_config = |n: &std::ffi::OsString| n == LOG_FILE || n == dtprune_fs::lock::LOCK_FILE || n.to_str().is_some_and(dtprune_fs::is_temporary_name);
+        let ours = entries.iter().all(before_config) || entries.iter().any(|n| n == "config.toml");
         if !ours {
             bail!("{} holds files but no config.toml: not an unfinished run, so it is not removed; choose another --out", dir.display());
         }
@@ -189,6 +192,12 @@ mod tests {
         std::fs::write(dir.join("summary.json"), "{\"model\": \"lenet300\"").unwrap();
         assert!(prepare(&dir).unwrap(), "a truncated summary is not finished");
         assert!(!dir.join("history.jsonl").exists(), "the interrupted run's files are gone");
+        // Killed before its config.toml was renamed into place: the log, the lock, a temporary.
+        for name in [LOG_FILE, dtprune_fs::lock::LOCK_FILE, ".config.toml.4242.tmp"] {
+            std::fs::write(dir.join(name), "").unwrap();
+        }
+        assert!(prepare(&dir).unwrap(), "a run killed before its config is cleared and rerun");
+        assert!(!dir.join(".config.toml.4242.tmp").exists());
         let other = tmp.path().join("other");
         std::fs::create_dir_all(&other).unwrap();
         std::fs::write(other.join("notes.txt"), "mine").unwrap();
