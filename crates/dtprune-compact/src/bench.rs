@@ -110,7 +110,12 @@ fn layer_times(net: &Network, x: &[f32], n: usize, o: &BenchOptions) -> Result<V
     for _ in 0..o.repeats.max(1) {
         net.forward_observed(x, n, |i, d| samples[i].push(d.as_secs_f64()))?;
     }
-    let labels = net.ops.iter().map(|op| op.label()).chain(["layout changes (input, output)".to_string()]);
+    let labels = net
+        .ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| if net.fused_into_previous(i, n) { format!("{} (computed with the conv before)", op.label()) } else { op.label() })
+        .chain(["layout changes (input, output)".to_string()]);
     Ok(labels
         .zip(samples)
         .map(|(label, mut s)| {

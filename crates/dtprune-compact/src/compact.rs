@@ -15,11 +15,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::dense::{conv_dense, ConvGeom, DenseMat};
+use crate::conv_pool::{conv_max_pool, fusable, PoolWindow};
+use crate::dense::{ConvGeom, DenseMat};
 use crate::error::Result;
 use crate::graph::Layer;
 use crate::model::{weight_shape, DenseModel};
-use crate::network::Network;
+use crate::network::{ConvOp, ConvWeights, Network, Weights};
 use crate::sparse::{Csr, SparseConv};
 use crate::structure::{remove_dead_structure, StructureReport};
 
@@ -66,6 +67,9 @@ pub enum KernelShape {
         cols: usize,
     },
     Conv(ConvGeom),
+    /// A convolution whose only reader is a max pooling: at batches the fused kernel takes
+    /// (`conv_pool::fusable`) both storages are timed through it, since that is what runs.
+    ConvPool { conv: ConvGeom, pool: PoolWindow },
 }
 
 /// Per-layer result of compaction.
@@ -119,6 +123,7 @@ pub fn compact(original: &DenseModel, opts: &CompactOptions) -> Result<Compacted
     };
     let shapes = model.graph.shapes()?;
     let slots = model.graph.slots();
+    let pool_after = pools_fed_only_by_convs(&model.graph, &slots);
     // Decide each layer's storage before building the network.
     let mut choice: HashMap<String, (f64, bool, bool)> = HashMap::new();
     for (i, layer) in model.graph.ops().enumerate() {
@@ -142,7 +147,7 @@ pub fn compact(original: &DenseModel, opts: &CompactOptions) -> Result<Compacted
                     unreachable!("validated")
                 };
                 debug_assert_eq!(hw, h * w);
-                KernelShape::Conv(ConvGeom {
+                let geom = ConvGeom {
                     cin: *in_channels,
                     cout: *out_channels,
                     h,
@@ -153,7 +158,11 @@ pub fn compact(original: &DenseModel, opts: &CompactOptions) -> Result<Compacted
                     sw: stride[1],
                     ph: padding[0],
                     pw: padding[1],
-                })
+                };
+                match pool_after.get(&i) {
+                    Some(&pool) => KernelShape::ConvPool { conv: geom, pool },
+                    None => KernelShape::Conv(geom),
+                }
             }
             _ => KernelShape::Linear {
                 rows: w.shape[0],
@@ -228,6 +237,23 @@ pub fn compact(original: &DenseModel, opts: &CompactOptions) -> Result<Compacted
     })
 }
 
+/// The pooling window after each convolution (by node index) that the network computes
+/// together with it: the next node is a max pooling reading that convolution, its only reader.
+fn pools_fed_only_by_convs(graph: &crate::graph::Graph, slots: &HashMap<&str, usize>) -> HashMap<usize, PoolWindow> {
+    let mut readers = vec![0usize; graph.nodes.len() + 1];
+    (0..graph.nodes.len()).flat_map(|i| graph.input_slots(slots, i)).for_each(|s| readers[s] += 1);
+    readers[graph.output_slot()] += 1;
+    let nodes: Vec<&Layer> = graph.ops().collect();
+    (0..nodes.len().saturating_sub(1))
+        .filter_map(|i| match (nodes[i], nodes[i + 1]) {
+            (Layer::Conv2d { .. }, Layer::Maxpool2d { kernel, stride }) if graph.input_slots(slots, i + 1) == [i + 1] && readers[i + 1] == 1 => {
+                Some((i, PoolWindow { kernel: *kernel, stride: stride.unwrap_or(*kernel) }))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn stored_values(w: &crate::network::Weights) -> usize {
     match w {
         crate::network::Weights::Dense(d) => d.data.len(),
@@ -256,7 +282,7 @@ pub fn measure_crossover(shape: KernelShape, batches: &[usize]) -> f64 {
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eed);
     let (rows, cols) = match shape {
         KernelShape::Linear { rows, cols } => (rows, cols),
-        KernelShape::Conv(g) => (g.cout, g.k()),
+        KernelShape::Conv(g) | KernelShape::ConvPool { conv: g, .. } => (g.cout, g.k()),
     };
     let random = |rng: &mut ChaCha8Rng, d: f64| -> DenseMat {
         let data = (0..rows * cols)
@@ -276,45 +302,20 @@ pub fn measure_crossover(shape: KernelShape, batches: &[usize]) -> f64 {
         .map(|&n| {
             let len = match shape {
                 KernelShape::Linear { cols, .. } => cols * n,
-                KernelShape::Conv(g) => g.cin * n * g.h * g.w,
+                KernelShape::Conv(g) | KernelShape::ConvPool { conv: g, .. } => g.cin * n * g.h * g.w,
             };
             (n, (0..len).map(|_| rng.random::<f32>() - 0.5).collect())
         })
         .collect();
-    let out_len = |n: usize| match shape {
-        KernelShape::Linear { rows, .. } => rows * n,
-        KernelShape::Conv(g) => g.cout * n * g.out_h() * g.out_w(),
-    };
-    let dense_times: Vec<f64> = inputs
-        .iter()
-        .map(|(n, x)| {
-            let mut y = vec![0f32; out_len(*n)];
-            time_median(|| match shape {
-                KernelShape::Linear { .. } => dense_w.matmul_acc(x, *n, &mut y),
-                KernelShape::Conv(g) => conv_dense(&g, &dense_w, x, *n, &mut y),
-            })
-        })
-        .collect();
+    let dense_times: Vec<f64> = inputs.iter().map(|(n, x)| time_median(|| run_layer(shape, &Weights::Dense(dense_w.clone()), x, *n))).collect();
     let mut prev: Option<(f64, f64)> = None; // (density, log ratio)
     let mut crossover = 1.0;
     for &d in &LADDER {
-        let w = random(&mut rng, d);
-        let csr = Csr::from_dense(&w);
-        let conv = match shape {
-            KernelShape::Conv(g) => Some(SparseConv::new(g, csr.clone())),
-            _ => None,
-        };
+        let csr = Weights::Csr(Csr::from_dense(&random(&mut rng, d)));
         let log_ratio = inputs
             .iter()
             .zip(&dense_times)
-            .map(|((n, x), td)| {
-                let mut y = vec![0f32; out_len(*n)];
-                let ts = time_median(|| match &conv {
-                    Some(c) => c.forward_acc(x, *n, &mut y),
-                    None => csr.matmul_acc(x, *n, &mut y),
-                });
-                (ts / td).ln()
-            })
+            .map(|((n, x), td)| (time_median(|| run_layer(shape, &csr, x, *n)) / td).ln())
             .sum::<f64>()
             / inputs.len().max(1) as f64;
         if log_ratio >= 0.0 {
@@ -329,6 +330,37 @@ pub fn measure_crossover(shape: KernelShape, batches: &[usize]) -> f64 {
     }
     cache().lock().expect("cache lock").insert(key, crossover);
     crossover
+}
+
+/// One call of the kernel a layer of this shape runs with these weights (zero bias): the
+/// product, the convolution, or the convolution fused with its pooling.
+fn run_layer(shape: KernelShape, w: &Weights, x: &[f32], n: usize) {
+    let conv_op = |g: ConvGeom| ConvOp {
+        name: String::new(),
+        geom: g,
+        groups: 1,
+        weight: match w {
+            Weights::Dense(d) => ConvWeights::Dense(d.clone()),
+            Weights::Csr(c) => ConvWeights::Sparse(SparseConv::new(g, c.clone())),
+        },
+        bias: vec![0.0; g.cout],
+    };
+    match shape {
+        KernelShape::Linear { rows, .. } => {
+            let mut y = vec![0f32; rows * n];
+            match w {
+                Weights::Dense(d) => d.matmul_acc(x, n, &mut y),
+                Weights::Csr(c) => c.matmul_acc(x, n, &mut y),
+            }
+        }
+        KernelShape::ConvPool { conv, pool } if fusable(&conv_op(conv), pool, n) => {
+            std::hint::black_box(conv_max_pool(&conv_op(conv), pool, x, n));
+        }
+        KernelShape::Conv(g) | KernelShape::ConvPool { conv: g, .. } => {
+            let mut y = vec![0f32; g.cout * n * g.out_h() * g.out_w()];
+            conv_op(g).forward_acc(x, n, &mut y);
+        }
+    }
 }
 
 /// Median wall time (seconds per call) of 5 samples, each long enough (≥ 1 ms) to time reliably.

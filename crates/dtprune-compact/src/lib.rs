@@ -30,6 +30,7 @@
 pub mod bench;
 pub mod bench_int8;
 pub mod compact;
+pub mod conv_pool;
 pub mod dense;
 pub mod error;
 pub mod export;

@@ -4,6 +4,7 @@
 //! [`Weights`] of each layer (and in the layer sizes after structure removal), so timing one
 //! against the other measures exactly what compaction buys.
 
+use crate::conv_pool::{conv_max_pool, fusable, PoolWindow};
 use crate::dense::{conv_dense, ConvGeom, DenseMat};
 use crate::error::{CompactError, Result};
 use crate::graph::{Preprocess, Shape};
@@ -268,11 +269,23 @@ impl Network {
         let mut acts: Vec<Option<Vec<f32>>> = vec![None; shapes.len()];
         acts[0] = Some(transpose(x, n, per));
         let mut layout = since(started);
+        // The pooling op a convolution computed together with itself (see `conv_pool.rs`).
+        let mut fused_pool = None;
         for (i, op) in self.ops.iter().enumerate() {
+            if fused_pool == Some(i) {
+                if let Some(o) = observe.as_mut() {
+                    o(i, std::time::Duration::ZERO);
+                }
+                continue;
+            }
             let started = now(timed);
             let ins = &self.inputs[i];
             let first = ins[0];
-            let y = if op.in_place() {
+            let pool = self.pool_fused_after(i, n, &uses);
+            let y = if let (Op::Conv(c), Some(window)) = (op, pool) {
+                fused_pool = Some(i + 1);
+                conv_max_pool(c, window, acts[first].as_deref().expect("live"), n)
+            } else if op.in_place() {
                 let owned = if uses[first] == 1 { acts[first].take().expect("live") } else { acts[first].clone().expect("live") };
                 let others: Vec<&[f32]> = ins[1..].iter().map(|&s| acts[s].as_deref().expect("live")).collect();
                 self.apply_in_place(op, owned, &others, shapes[first], n)
@@ -285,7 +298,8 @@ impl Network {
                     acts[s] = None;
                 }
             }
-            acts[i + 1] = Some(y);
+            // A fused pair's result is the pooling op's output; the convolution's never exists.
+            acts[if pool.is_some() { i + 2 } else { i + 1 }] = Some(y);
             if let Some(o) = observe.as_mut() {
                 o(i, since(started));
             }
@@ -299,6 +313,26 @@ impl Network {
             o(self.ops.len(), layout);
         }
         Ok(logits)
+    }
+
+    /// The pooling window of op `i + 1` when op `i` (a convolution) computes it too: the pool
+    /// is the convolution's only reader (`uses` counts readers per slot) and the pair is one
+    /// [`conv_pool::fusable`] takes at batch `n`.
+    fn pool_fused_after(&self, i: usize, n: usize, uses: &[usize]) -> Option<PoolWindow> {
+        let (Op::Conv(conv), Some(Op::MaxPool { kernel, stride })) = (&self.ops[i], self.ops.get(i + 1)) else {
+            return None;
+        };
+        let window = PoolWindow { kernel: *kernel, stride: *stride };
+        (self.inputs[i + 1] == [i + 1] && uses[i + 1] == 1 && fusable(conv, window, n)).then_some(window)
+    }
+
+    /// Whether op `i` is a pooling that the convolution before it computes at batch `n` (its
+    /// time then counts in the convolution's; the per-op table says so).
+    pub fn fused_into_previous(&self, i: usize, n: usize) -> bool {
+        let mut uses = vec![0usize; self.ops.len() + 1];
+        self.inputs.iter().flatten().for_each(|&s| uses[s] += 1);
+        uses[self.output] += 1;
+        i > 0 && self.pool_fused_after(i - 1, n, &uses).is_some()
     }
 
     /// Forward pass from u8 pixels through the graph's preprocessing.

@@ -35,12 +35,7 @@ pub fn max_pool(x: &[f32], [h, w]: [usize; 2], n: usize, kernel: [usize; 2], str
     // Task = one output row of one channel: `ow × N` values.
     let run = |(r, out): (usize, &mut [f32])| {
         let (c, oy) = (r / oh, r % oh);
-        let plane = &x[c * h * w * n..][..h * w * n];
-        if n == 1 && w <= POOL_ROW_MAX {
-            pool_row_single(plane, w, oy, kernel, stride, out);
-        } else {
-            pool_row(plane, w, n, oy, kernel, stride, out);
-        }
+        pool_output_row(&x[c * h * w * n..][..h * w * n], w, n, oy, kernel, stride, out);
     };
     if x.len() >= PARALLEL_MIN_WORK {
         y.par_chunks_mut(ow * n).enumerate().for_each(run);
@@ -48,6 +43,16 @@ pub fn max_pool(x: &[f32], [h, w]: [usize; 2], n: usize, kernel: [usize; 2], str
         y.chunks_mut(ow * n).enumerate().for_each(run);
     }
     y
+}
+
+/// Output row `oy` of one channel's plane `[h, w, N]` into `out` (`ow × N` values): the
+/// kernel `max_pool` runs per row, for callers that pool a plane they just computed.
+pub(crate) fn pool_output_row(plane: &[f32], w: usize, n: usize, oy: usize, kernel: [usize; 2], stride: [usize; 2], out: &mut [f32]) {
+    if n == 1 && w <= POOL_ROW_MAX {
+        pool_row_single(plane, w, oy, kernel, stride, out);
+    } else {
+        pool_row(plane, w, n, oy, kernel, stride, out);
+    }
 }
 
 multiversion! {

@@ -1,11 +1,14 @@
 //! Every copy of the kernels against a plain reference. The copy is fixed per process (chosen
 //! once from the CPU, capped by `DTPRUNE_SIMD`), so the driver test re-runs this test binary's
 //! worker test once per level the CPU has, with `DTPRUNE_SIMD` set; the worker compares the f32
-//! CSR, sparse-convolution and dense kernels and the int8 row kernel with naive loops.
+//! CSR, sparse-convolution, dense and fused convolution + pooling kernels and the int8 row
+//! kernel with naive loops.
 
 use std::process::Command;
 
+use dtprune_compact::conv_pool::{conv_max_pool, PoolWindow};
 use dtprune_compact::dense::{ConvGeom, DenseMat};
+use dtprune_compact::network::{ConvOp, ConvWeights};
 use dtprune_compact::quant::kernels::{qrow, qrow_ref, QRows};
 use dtprune_compact::simd::{detected_level, level, SimdLevel};
 use dtprune_compact::sparse::{Csr, SparseConv};
@@ -76,6 +79,28 @@ fn worker_kernels_match_naive_loops() {
         dtprune_compact::dense::conv_dense(&g, &w, &x, n, &mut b);
         close(&a, &want, "sparse conv");
         close(&b, &want, "dense conv");
+    }
+    // Convolution fused with 2x2 max pooling (conv_pool.rs), dense filters (four-channel groups
+    // and the remainder) and sparse ones, batches around the 16- and 32-image steps.
+    for &(cout, sparse, n) in &[(6usize, false, 16usize), (5, true, 37), (9, false, 50), (4, true, 64)] {
+        let g = ConvGeom { cin: 2, cout, h: 9, w: 8, kh: 3, kw: 3, sh: 1, sw: 1, ph: 0, pw: 0 };
+        let w = DenseMat::new(g.cout, g.k(), (0..g.cout * g.k()).map(|i| if !sparse || i % 3 == 0 { val(i, 17) } else { 0.0 }).collect());
+        let x: Vec<f32> = (0..g.cin * g.h * g.w * n).map(|i| val(i, 29)).collect();
+        let (oh, ow) = (g.out_h(), g.out_w());
+        let mut conv = vec![0.25; g.cout * oh * ow * n];
+        naive_conv(&g, &w, &x, n, &mut conv);
+        let (ph, pw) = (oh / 2, ow / 2);
+        let mut want = vec![0f32; g.cout * ph * pw * n];
+        for o in 0..g.cout {
+            for (py, px, j) in (0..ph).flat_map(|py| (0..pw).flat_map(move |px| (0..n).map(move |j| (py, px, j)))) {
+                let at = |yy: usize, xx: usize| conv[((o * oh + yy) * ow + xx) * n + j];
+                want[((o * ph + py) * pw + px) * n + j] = at(2 * py, 2 * px).max(at(2 * py, 2 * px + 1)).max(at(2 * py + 1, 2 * px)).max(at(2 * py + 1, 2 * px + 1));
+            }
+        }
+        let weight = if sparse { ConvWeights::Sparse(SparseConv::new(g, Csr::from_dense(&w))) } else { ConvWeights::Dense(w) };
+        let op = ConvOp { name: "c".into(), geom: g, groups: 1, weight, bias: vec![0.25; g.cout] };
+        let got = conv_max_pool(&op, PoolWindow { kernel: [2, 2], stride: [2, 2] }, &x, n);
+        close(&got, &want, if sparse { "fused sparse conv + pool" } else { "fused dense conv + pool" });
     }
     // int8: bit for bit.
     let q = QRows::new((0..6).map(|r| (0..40u32).filter(|&k| (k as usize + r) % 3 == 0).map(|k| (k, (((k as usize * 37 + r) % 255) as i32 - 127) as i8)).collect::<Vec<_>>()));

@@ -100,6 +100,11 @@ pub fn qrow(idx: &[u32], w: &[i8], quads: &[i32], n: usize, shift: usize, x: &[u
 pub unsafe fn qrow_unchecked(idx: &[u32], w: &[i8], quads: &[i32], n: usize, shift: usize, x: &[u8], scale: f32, offset: f32, out: &mut [f32]) {
     debug_assert!(idx.len() % 4 == 0 && quads.len() * 4 == idx.len() && w.len() == idx.len());
     #[cfg(target_arch = "x86_64")]
+    if out.len() >= 64 && has_avx512_vnni() {
+        // SAFETY: AVX-512 F/BW/VNNI present (has_avx512_vnni); the caller guarantees the bounds.
+        return unsafe { avx512_vnni::qrow(idx, quads, n, shift, x, scale, offset, out, |rest_shift, rest| qrow_unchecked(idx, w, quads, n, rest_shift, x, scale, offset, rest)) };
+    }
+    #[cfg(target_arch = "x86_64")]
     if has_avx2() && out.len() >= 32 {
         // SAFETY: AVX2 is present (has_avx2); the caller guarantees the bounds.
         return unsafe { avx2::qrow(idx, w, quads, n, shift, x, scale, offset, out) };
@@ -143,6 +148,87 @@ pub fn qrow_avx2(idx: &[u32], w: &[i8], quads: &[i32], n: usize, shift: usize, x
     // SAFETY: checked just above.
     unsafe { avx2::qrow(idx, w, quads, n, shift, x, scale, offset, out) };
     true
+}
+
+/// Whether the AVX-512 VNNI copy may run: the AVX-512 kernels are allowed (`DTPRUNE_SIMD`) and
+/// the CPU has AVX-512 BW (byte unpacks on 512 bits) and VNNI (`vpdpbusd`).
+#[inline]
+pub fn has_avx512_vnni() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        static VNNI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *VNNI.get_or_init(|| crate::simd::has_avx512() && std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vnni"))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// The AVX-512 VNNI copy, callable directly by tests on CPUs that have it (whatever
+/// `DTPRUNE_SIMD` says); false when the CPU lacks it.
+#[cfg(target_arch = "x86_64")]
+pub fn qrow_avx512_vnni(idx: &[u32], w: &[i8], quads: &[i32], n: usize, shift: usize, x: &[u8], scale: f32, offset: f32, out: &mut [f32]) -> bool {
+    if !(std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bw") && std::is_x86_feature_detected!("avx512vnni")) {
+        return false;
+    }
+    assert!(idx.len() % 4 == 0 && quads.len() * 4 == idx.len() && w.len() == idx.len());
+    if let Some(&m) = idx.iter().max() {
+        assert!(m as usize * n + shift + out.len() <= x.len());
+    }
+    // SAFETY: checked just above; the tail goes to the reference.
+    unsafe { avx512_vnni::qrow(idx, quads, n, shift, x, scale, offset, out, |s, rest| qrow_ref(idx, w, n, s, x, scale, offset, rest)) };
+    true
+}
+
+/// 64 samples per step: the AVX2 copy's interleave on 512 bits, then one `vpdpbusd` per group
+/// of 16 samples (u8 × s8, four products summed into i32 in one instruction) where AVX2 needs
+/// `vpmaddubsw` + `vpmaddwd` + `vpaddd`. The shuffles (eight per four nonzeros) stay: they are
+/// what the batch-innermost layout costs, and now bound the kernel (one shuffle port).
+#[cfg(target_arch = "x86_64")]
+mod avx512_vnni {
+    use std::arch::x86_64::*;
+
+    /// Steps of 64 samples; the last `out.len() % 64` go to `tail(shift + done, rest)`.
+    ///
+    /// # Safety
+    /// AVX-512 F, BW and VNNI present; `idx[p]·n + shift + out.len() <= x.len()` for every p.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn qrow(idx: &[u32], quads: &[i32], n: usize, shift: usize, x: &[u8], scale: f32, offset: f32, out: &mut [f32], tail: impl FnOnce(usize, &mut [f32])) {
+        let len = out.len();
+        let (vs, vo) = (_mm512_set1_ps(scale), _mm512_set1_ps(offset));
+        let xp = x.as_ptr();
+        let mut j = 0;
+        while j + 64 <= len {
+            let (mut a0, mut a1, mut a2, mut a3) = (_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512());
+            for (q, &wq) in quads.iter().enumerate() {
+                // SAFETY: the caller's bound (j + 64 <= len).
+                let at = |p: usize| unsafe { _mm512_loadu_si512(xp.add(idx[4 * q + p] as usize * n + shift + j) as *const _) };
+                let (v0, v1, v2, v3) = (at(0), at(1), at(2), at(3));
+                let wv = _mm512_set1_epi32(wq);
+                let (lo01, hi01) = (_mm512_unpacklo_epi8(v0, v1), _mm512_unpackhi_epi8(v0, v1));
+                let (lo23, hi23) = (_mm512_unpacklo_epi8(v2, v3), _mm512_unpackhi_epi8(v2, v3));
+                // Per 128-bit lane L: a0 holds samples 16L+0..3, a1 16L+4..7, a2 16L+8..11, a3 16L+12..15.
+                a0 = _mm512_dpbusd_epi32(a0, _mm512_unpacklo_epi16(lo01, lo23), wv);
+                a1 = _mm512_dpbusd_epi32(a1, _mm512_unpackhi_epi16(lo01, lo23), wv);
+                a2 = _mm512_dpbusd_epi32(a2, _mm512_unpacklo_epi16(hi01, hi23), wv);
+                a3 = _mm512_dpbusd_epi32(a3, _mm512_unpackhi_epi16(hi01, hi23), wv);
+            }
+            // Back to sample order: output lane L is [a0.L, a1.L, a2.L, a3.L].
+            let (t0, t1) = (_mm512_shuffle_i32x4(a0, a1, 0x44), _mm512_shuffle_i32x4(a2, a3, 0x44));
+            let (t2, t3) = (_mm512_shuffle_i32x4(a0, a1, 0xEE), _mm512_shuffle_i32x4(a2, a3, 0xEE));
+            let op = out.as_mut_ptr().add(j);
+            // Multiply, then add (not fused): the reference's rounding.
+            let put = |k: usize, v: __m512i| unsafe { _mm512_storeu_ps(op.add(16 * k), _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(v), vs), vo)) };
+            put(0, _mm512_shuffle_i32x4(t0, t1, 0x88));
+            put(1, _mm512_shuffle_i32x4(t0, t1, 0xDD));
+            put(2, _mm512_shuffle_i32x4(t2, t3, 0x88));
+            put(3, _mm512_shuffle_i32x4(t2, t3, 0xDD));
+            j += 64;
+        }
+        if j < len {
+            tail(shift + j, &mut out[j..]);
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -214,16 +300,16 @@ mod tests {
         assert_eq!(out, [7.5], "an empty row is its offset (the bias)");
     }
 
-    /// The AVX2 copy against the reference, bit for bit: every sample-count remainder around
-    /// the 32-sample step, shifted runs, the extreme values ±127 × 127.
+    /// The AVX2 and AVX-512 VNNI copies against the reference, bit for bit: every sample-count
+    /// remainder around the 32- and 64-sample steps, shifted runs, the extreme values ±127 × 127.
     #[test]
-    fn avx2_matches_reference_exactly() {
+    fn simd_copies_match_reference_exactly() {
         let mut s = 12345u64;
         let mut rnd = |m: u64| {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (s >> 33) % m
         };
-        for &(n, len, shift) in &[(1usize, 1usize, 0usize), (32, 32, 0), (33, 33, 0), (64, 64, 5), (100, 95, 3), (128, 128, 0), (7, 70, 2)] {
+        for &(n, len, shift) in &[(1usize, 1usize, 0usize), (32, 32, 0), (33, 33, 0), (64, 64, 5), (100, 95, 3), (128, 128, 0), (7, 70, 2), (200, 191, 1), (160, 160, 0)] {
             let cols = 50;
             let rows: Vec<Vec<(u32, i8)>> = (0..9)
                 .map(|r| {
@@ -243,6 +329,12 @@ mod tests {
                     return;
                 }
                 assert_eq!(a, b, "n {n} len {len} shift {shift} row {r}");
+                let mut v = vec![0f32; len];
+                if qrow_avx512_vnni(idx, w, quads, n, shift, &x, 0.013, -0.7, &mut v) {
+                    assert_eq!(a, v, "avx512 vnni: n {n} len {len} shift {shift} row {r}");
+                } else if r == 0 {
+                    eprintln!("SKIPPED avx512 vnni int8 kernel check: this CPU has no AVX-512 VNNI");
+                }
                 let mut c = vec![0f32; len];
                 qrow(idx, w, quads, n, shift, &x, 0.013, -0.7, &mut c);
                 assert_eq!(a, c, "dispatched copy");

@@ -8,7 +8,9 @@ use rayon::prelude::*;
 
 use super::kernels::{qrow_unchecked, QRows};
 use super::scheme::{quantize_row, ActQuant};
+use crate::conv_pool::PoolWindow;
 use crate::dense::ConvGeom;
+use crate::pool::pool_output_row;
 use crate::error::{CompactError, Result};
 use crate::simd::PARALLEL_MIN_WORK;
 
@@ -155,10 +157,21 @@ impl QLayer {
     /// `x` in the network's batch-innermost layout (`[in, N]` or `[C, H, W, N]`); returns the
     /// f32 output in the same layout.
     pub fn forward(&self, x: &[f32], n: usize) -> Vec<f32> {
+        self.forward_pooled(x, n, None)
+    }
+
+    /// [`QLayer::forward`], and for a convolution with `pool` the max pooling of its output
+    /// too, channel by channel while each channel's rows are in cache: the convolution's output
+    /// is never stored whole. (Pooling commutes with the dequantisation, whose scale is
+    /// positive, so this equals pooling the f32 output.) A linear layer takes no `pool`.
+    pub fn forward_pooled(&self, x: &[f32], n: usize, pool: Option<PoolWindow>) -> Vec<f32> {
         let a = self.input.unwrap_or_else(|| ActQuant::of(x));
         match &self.kind {
-            QKind::Linear => self.linear(x, n, a),
-            QKind::Conv(g) => self.conv(g, x, n, a),
+            QKind::Linear => {
+                assert!(pool.is_none(), "a linear layer has nothing to pool");
+                self.linear(x, n, a)
+            }
+            QKind::Conv(g) => self.conv(g, x, n, a, pool),
         }
     }
 
@@ -172,7 +185,7 @@ impl QLayer {
     /// The input as it arrives at the network, sample-major `[N, in]` (or `[N, C, H, W]` for an
     /// unpadded convolution): quantised and moved to the batch-innermost layout in one pass, so
     /// a first layer never sees the f32 transpose. `None` if the layer cannot take it.
-    pub fn forward_samples(&self, x: &[f32], n: usize) -> Option<Vec<f32>> {
+    pub fn forward_samples(&self, x: &[f32], n: usize, pool: Option<PoolWindow>) -> Option<Vec<f32>> {
         let per = match &self.kind {
             QKind::Linear => self.matrix.cols,
             QKind::Conv(g) if g.ph == 0 && g.pw == 0 => g.cin * g.h * g.w,
@@ -185,8 +198,11 @@ impl QLayer {
             xq.resize(xq.len() + SLACK, 0);
         }
         Some(match &self.kind {
-            QKind::Linear => self.linear_q(&xq, n, a),
-            QKind::Conv(g) => self.conv_q(g, &xq, n, a),
+            QKind::Linear => {
+                assert!(pool.is_none(), "a linear layer has nothing to pool");
+                self.linear_q(&xq, n, a)
+            }
+            QKind::Conv(g) => self.conv_q(g, &xq, n, a, pool),
         })
     }
 
@@ -216,7 +232,7 @@ impl QLayer {
     /// every output row of channel o is one kernel call over runs starting at its taps' input
     /// pixels. Short rows (small batches) are computed full-width: one run per tap over all
     /// output rows at the padded input's width, the valid columns copied out.
-    fn conv(&self, g: &ConvGeom, x: &[f32], n: usize, a: ActQuant) -> Vec<f32> {
+    fn conv(&self, g: &ConvGeom, x: &[f32], n: usize, a: ActQuant, pool: Option<PoolWindow>) -> Vec<f32> {
         assert_eq!(x.len(), g.cin * g.h * g.w * n);
         let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
         // SLACK zero bytes at the end: full-width rows round up to whole SIMD steps.
@@ -234,15 +250,16 @@ impl QLayer {
             }
             q
         };
-        self.conv_q(g, &xq, n, a)
+        self.conv_q(g, &xq, n, a, pool)
     }
 
-    /// The convolution of an already quantised (and padded) input.
-    fn conv_q(&self, g: &ConvGeom, xq: &[u8], n: usize, a: ActQuant) -> Vec<f32> {
+    /// The convolution of an already quantised (and padded) input, max-pooled when `pool` is
+    /// given.
+    fn conv_q(&self, g: &ConvGeom, xq: &[u8], n: usize, a: ActQuant, pool: Option<PoolWindow>) -> Vec<f32> {
         let (hp, wp) = (g.h + 2 * g.ph, g.w + 2 * g.pw);
         assert_eq!(xq.len(), g.cin * hp * wp * n + SLACK);
         let (oh, ow) = (g.out_h(), g.out_w());
-        let (row, block) = (ow * n, oh * ow * n);
+        let row = ow * n;
         let full_width = g.sh == 1 && row < SHORT_ROW;
         // The full-width run, rounded up to whole 32-value SIMD steps (the extra values, read
         // from the slack, are dropped).
@@ -252,8 +269,8 @@ impl QLayer {
         // run at most 31 bytes past it.
         let reach = if full_width { full_len } else { (oh - 1) * g.sh * wp * n + row };
         assert!(self.rows.max_idx().map_or(true, |m| m as usize * n + reach <= xq.len()));
-        let mut y = vec![0f32; g.cout * block];
-        let run = |(o, yblk): (usize, &mut [f32])| {
+        // Output rows `oys` of channel o into `rows` (`oys.len() × ow × N`).
+        let conv_rows = |o: usize, oys: std::ops::Range<usize>, rows: &mut [f32]| {
             let (idx, w, quads) = self.rows.row(o);
             let (s, off) = self.dequant(o, a);
             if full_width {
@@ -261,20 +278,48 @@ impl QLayer {
                 let mut full = vec![0f32; full_len];
                 // SAFETY: the bound asserted above (the full-width run ends where the last row's does).
                 unsafe { qrow_unchecked(idx, w, quads, n, 0, xq, s, off, &mut full) };
-                for (oy, yrow) in yblk.chunks_exact_mut(row).enumerate() {
+                for (oy, yrow) in oys.zip(rows.chunks_exact_mut(row)) {
                     yrow.copy_from_slice(&full[oy * stride..][..row]);
                 }
             } else {
-                for (oy, yrow) in yblk.chunks_exact_mut(row).enumerate() {
+                for (oy, yrow) in oys.zip(rows.chunks_exact_mut(row)) {
                     // SAFETY: as above, oy < oh.
                     unsafe { qrow_unchecked(idx, w, quads, n, oy * g.sh * wp * n, xq, s, off, yrow) };
                 }
             }
         };
-        if self.rows.idx.len() * block >= PARALLEL_MIN_WORK {
-            y.par_chunks_mut(block).enumerate().for_each(run);
+        let (block, run): (usize, Box<dyn Fn((usize, &mut [f32])) + Sync + Send>) = match pool {
+            None => (oh * row, Box::new(|(o, yblk): (usize, &mut [f32])| conv_rows(o, 0..oh, yblk))),
+            Some(p) => {
+                let (poh, pow) = ((oh - p.kernel[0]) / p.stride[0] + 1, (ow - p.kernel[1]) / p.stride[1] + 1);
+                (
+                    poh * pow * n,
+                    Box::new(move |(o, yblk): (usize, &mut [f32])| {
+                        if full_width {
+                            // Short rows: the whole channel at once (one run), then pooled.
+                            let mut plane = vec![0f32; oh * row];
+                            conv_rows(o, 0..oh, &mut plane);
+                            for (py, out) in yblk.chunks_exact_mut(pow * n).enumerate() {
+                                pool_output_row(&plane, ow, n, py, p.kernel, p.stride, out);
+                            }
+                        } else {
+                            // The kernel-height rows one pooled row needs, then that row.
+                            let mut rows = vec![0f32; p.kernel[0] * row];
+                            for (py, out) in yblk.chunks_exact_mut(pow * n).enumerate() {
+                                let oy0 = py * p.stride[0];
+                                conv_rows(o, oy0..oy0 + p.kernel[0], &mut rows);
+                                pool_output_row(&rows, ow, n, 0, p.kernel, p.stride, out);
+                            }
+                        }
+                    }),
+                )
+            }
+        };
+        let mut y = vec![0f32; g.cout * block];
+        if self.rows.idx.len() * oh * row >= PARALLEL_MIN_WORK {
+            y.par_chunks_mut(block).enumerate().for_each(|c| run(c));
         } else {
-            y.chunks_mut(block).enumerate().for_each(run);
+            y.chunks_mut(block).enumerate().for_each(|c| run(c));
         }
         y
     }
@@ -378,6 +423,27 @@ mod tests {
         }
     }
 
+    /// Pooled inside the layer = the layer's output pooled afterwards, bit for bit: short rows
+    /// (the whole channel as one run) and long ones (the rows of one pooled row), 2×2/2 and an
+    /// overlapping 2×2/1 window, padding, the sample-major entry.
+    #[test]
+    fn pooled_convolution_equals_pooling_its_output() {
+        for &(ph, n, k, st) in &[(0, 1, 2, 2), (0, 40, 2, 2), (1, 3, 2, 1), (0, 64, 2, 1), (0, 20, 1, 1)] {
+            let g = ConvGeom { cin: 2, cout: 3, h: 10, w: 9, kh: 3, kw: 3, sh: 1, sw: 1, ph, pw: ph };
+            let w: Vec<f32> = (0..g.cout * g.k()).map(|i| if i % 3 != 1 { ((i % 13) as f32 - 6.0) / 4.0 } else { 0.0 }).collect();
+            let m = QMatrix::quantize("conv", g.cout, g.k(), &w).unwrap();
+            let layer = QLayer::new("conv", QKind::Conv(g), m, vec![0.5, -0.25, 0.0], Some(ActQuant::from_range(-2.0, 4.0))).unwrap();
+            let x: Vec<f32> = (0..g.cin * g.h * g.w * n).map(|i| ((i * 17 % 23) as f32 - 6.0) / 5.0).collect();
+            let pool = PoolWindow { kernel: [k, k], stride: [st, st] };
+            let want = crate::pool::max_pool(&layer.forward(&x, n), [g.out_h(), g.out_w()], n, pool.kernel, pool.stride);
+            assert_eq!(layer.forward_pooled(&x, n, Some(pool)), want, "pad {ph} batch {n} window {k}/{st}");
+            if ph == 0 {
+                let samples = crate::network::transpose(&x, g.cin * g.h * g.w, n);
+                assert_eq!(layer.forward_samples(&samples, n, Some(pool)).unwrap(), want, "sample-major, batch {n}");
+            }
+        }
+    }
+
     #[test]
     fn sample_major_input_gives_the_same_output() {
         let (rows, cols) = (5, 70);
@@ -388,7 +454,7 @@ mod tests {
             for n in [1, 3, 40, 100] {
                 let xs: Vec<f32> = (0..n * cols).map(|i| ((i * 7 % 31) as f32 - 9.0) / 8.0).collect();
                 let xt = crate::network::transpose(&xs, n, cols);
-                assert_eq!(layer.forward_samples(&xs, n).unwrap(), layer.forward(&xt, n), "n {n}");
+                assert_eq!(layer.forward_samples(&xs, n, None).unwrap(), layer.forward(&xt, n), "n {n}");
             }
         }
     }

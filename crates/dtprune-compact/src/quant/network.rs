@@ -4,6 +4,7 @@
 
 use super::layer::{QKind, QLayer, QMatrix};
 use super::scheme::{min_max, ActQuant};
+use crate::conv_pool::PoolWindow;
 use crate::error::{CompactError, Result};
 use crate::network::{transpose, ConvWeights, Network, Op, Weights};
 
@@ -94,13 +95,13 @@ pub fn calibrate(net: &Network, inputs: &[f32], count: usize) -> Result<Vec<(f32
     let mut ranges = vec![(0f32, 0f32); net.ops.len()];
     for chunk in inputs.chunks(256 * per) {
         let n = chunk.len() / per;
-        walk(net, chunk, n, |i, x| {
+        walk(net, chunk, n, |i, x, _| {
             let (lo, hi) = min_max(x);
             // Starting from (0, 0) is no loss: every range is widened to contain 0 anyway.
             let r = &mut ranges[i];
             *r = (r.0.min(lo), r.1.max(hi));
             None
-        }, |_, _| None)?;
+        }, |_, _, _| None)?;
     }
     Ok(ranges)
 }
@@ -108,8 +109,8 @@ pub fn calibrate(net: &Network, inputs: &[f32], count: usize) -> Result<Vec<(f32
 impl QuantNetwork {
     /// Forward pass: `x` sample-major `[N, ...input]`, logits `[N, outputs]`.
     pub fn forward(&self, x: &[f32], n: usize) -> Result<Vec<f32>> {
-        walk(&self.net, x, n, |i, input| self.layers[i].as_ref().map(|l| l.forward(input, n)), |i, samples| {
-            self.layers[i].as_ref().and_then(|l| l.forward_samples(samples, n))
+        walk(&self.net, x, n, |i, input, pool| self.layers[i].as_ref().map(|l| l.forward_pooled(input, n, pool)), |i, samples, pool| {
+            self.layers[i].as_ref().and_then(|l| l.forward_samples(samples, n, pool))
         })
     }
 
@@ -125,15 +126,17 @@ impl QuantNetwork {
 }
 
 /// [`Network::forward`]'s loop (buffers freed after their last reader, in-place ops reusing
-/// their input) with a hook: `over(i, input)` sees op i's first input and may return the op's
-/// output in place of the f32 computation. `first(i, x)` is offered the sample-major input when
-/// op i is its only reader (a quantised first layer then skips the f32 transpose).
+/// their input) with a hook: `over(i, input, pool)` sees op i's first input and may return the
+/// op's output in place of the f32 computation. `first(i, x, pool)` is offered the sample-major
+/// input when op i is its only reader (a quantised first layer then skips the f32 transpose).
+/// `pool` is the window of a max pooling that is op i's only reader: a hook that returns an
+/// output for such an op returns it pooled, and the pooling op is skipped.
 fn walk(
     net: &Network,
     x: &[f32],
     n: usize,
-    mut over: impl FnMut(usize, &[f32]) -> Option<Vec<f32>>,
-    mut first: impl FnMut(usize, &[f32]) -> Option<Vec<f32>>,
+    mut over: impl FnMut(usize, &[f32], Option<PoolWindow>) -> Option<Vec<f32>>,
+    mut first: impl FnMut(usize, &[f32], Option<PoolWindow>) -> Option<Vec<f32>>,
 ) -> Result<Vec<f32>> {
     let per = net.input.numel();
     if x.len() != n * per {
@@ -152,10 +155,22 @@ fn walk(
         skipped.push(i);
         reader = net.inputs.iter().position(|ins| ins.contains(&(i + 1)));
     }
+    // The pooling each convolution may compute with itself: the next op, its only reader.
+    let pools: Vec<Option<PoolWindow>> = (0..net.ops.len())
+        .map(|i| match (&net.ops[i], net.ops.get(i + 1)) {
+            (Op::Conv(_), Some(Op::MaxPool { kernel, stride })) if net.inputs[i + 1] == [i + 1] && uses[i + 1] == 1 => {
+                Some(PoolWindow { kernel: *kernel, stride: *stride })
+            }
+            _ => None,
+        })
+        .collect();
+    let pool_after = |i: usize| pools[i];
     let mut early = match reader {
-        Some(i) if matches!(net.ops[i], Op::Conv(_) | Op::Linear(_)) => first(i, x).map(|y| (i, y)),
+        Some(i) if matches!(net.ops[i], Op::Conv(_) | Op::Linear(_)) => first(i, x, pool_after(i)).map(|y| (i, y)),
         _ => None,
     };
+    // Ops whose result a hook already returned: a pooling computed with its convolution.
+    let mut done_with_previous = None;
     if early.is_none() {
         skipped.clear();
         acts[0] = Some(transpose(x, n, per));
@@ -163,22 +178,29 @@ fn walk(
     for (i, op) in net.ops.iter().enumerate() {
         let ins = &net.inputs[i];
         let first = ins[0];
-        if skipped.contains(&i) {
-            // Never materialised: its only reader took the input before it.
+        if skipped.contains(&i) || done_with_previous == Some(i) {
+            // Never materialised: its only reader took the input before it, or its
+            // convolution returned it pooled.
             continue;
         }
+        let pool = pool_after(i);
         if let Some((_, y)) = early.take_if(|(j, _)| *j == i) {
-            acts[i + 1] = Some(y);
+            done_with_previous = pool.map(|_| i + 1);
+            acts[if pool.is_some() { i + 2 } else { i + 1 }] = Some(y);
             continue;
         }
+        let mut pooled = false;
         let y = if op.in_place() {
             let owned = if uses[first] == 1 { acts[first].take().expect("live") } else { acts[first].clone().expect("live") };
             let others: Vec<&[f32]> = ins[1..].iter().map(|&s| acts[s].as_deref().expect("live")).collect();
             net.apply_in_place(op, owned, &others, shapes[first], n)
         } else {
             let input = acts[first].as_deref().expect("live");
-            match matches!(op, Op::Conv(_) | Op::Linear(_)).then(|| over(i, input)).flatten() {
-                Some(y) => y,
+            match matches!(op, Op::Conv(_) | Op::Linear(_)).then(|| over(i, input, pool)).flatten() {
+                Some(y) => {
+                    pooled = pool.is_some();
+                    y
+                }
                 None => net.apply(op, input, shapes[first], n),
             }
         };
@@ -188,7 +210,10 @@ fn walk(
                 acts[s] = None;
             }
         }
-        acts[i + 1] = Some(y);
+        if pooled {
+            done_with_previous = Some(i + 1);
+        }
+        acts[if pooled { i + 2 } else { i + 1 }] = Some(y);
     }
     let f = shapes[net.output].numel();
     Ok(transpose(acts[net.output].as_deref().expect("output"), f, n))
