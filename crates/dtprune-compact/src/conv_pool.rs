@@ -41,7 +41,9 @@ impl PoolWindow {
 
 /// Whether [`conv_max_pool`] computes this pair at batch `n`: an unpadded, ungrouped
 /// convolution, a pooling window of at most four positions, and at least one full step of
-/// images (below that the separate kernels' batch-1 paths are faster).
+/// images. Smaller batches run the two ops one after the other: at batch 1 a fused step per
+/// channel and pooled row (tried) was 1.6× slower than the separate full-width convolution,
+/// whose every tap is one multiply-add run over the whole plane.
 pub fn fusable(conv: &ConvOp, pool: PoolWindow, n: usize) -> bool {
     let g = &conv.geom;
     let pooled = g.out_h() >= pool.kernel[0] && g.out_w() >= pool.kernel[1];
@@ -108,7 +110,7 @@ pub fn conv_max_pool(conv: &ConvOp, pool: PoolWindow, x: &[f32], n: usize) -> Ve
     // Dense filters share their taps: four channels at a time load each input vector once
     // for sixteen multiply-adds (the single-channel step does one load per multiply-add).
     let quads = match &conv.weight {
-        ConvWeights::Dense(_) if crate::simd::has_avx512() => Some(ChannelQuads::new(&taps)),
+        ConvWeights::Dense(_) if crate::simd::has_avx512() => Some(ChannelQuads::new(&taps, &conv.bias)),
         _ => None,
     };
     let grouped = quads.as_ref().map_or(0, |q| 4 * q.weights.len());
@@ -125,19 +127,21 @@ pub fn conv_max_pool(conv: &ConvOp, pool: PoolWindow, x: &[f32], n: usize) -> Ve
             // Input offset of window position 0 of pooled pixel (py, px), image s0.
             let base = (py * pool.stride[0] * g.sh * g.w + px * pool.stride[1] * g.sw) * n + s0;
             let bases = window.map(|d| base + d);
+            // Images s0..s1 of pooled pixel (o, py, px): inside `y`, and this task's alone
+            // (tasks differ in py or in the image run).
+            // SAFETY: the offset is below `y.len()` (o < cout, py < poh, px < pow, s0 < n).
             let out = |o: usize| unsafe { yp.get().add(o * plane + (py * pow + px) * n + s0) };
             #[cfg(target_arch = "x86_64")]
             if let Some(q) = &quads {
-                for (gi, (w, bias)) in q.weights.iter().zip(&q.biases(&conv.bias)).enumerate() {
+                for (gi, (w, bias)) in q.weights.iter().zip(&q.biases).enumerate() {
                     // SAFETY: AVX-512 present (quads exist only then); reads below `reach`;
-                    // writes as below, for channels 4gi..4gi+4.
+                    // writes s1 − s0 values at `out` of channels 4gi..4gi+4.
                     unsafe { avx512::pooled_run4(&q.offsets, w, *bias, x, &bases, [0, 1, 2, 3].map(|c| out(4 * gi + c)), s1 - s0) };
                 }
             }
             for (o, channel) in taps.iter().enumerate().skip(grouped) {
-                // SAFETY: images s0..s1 of pooled pixel (o, py, px) lie inside `y` and belong to
-                // this task alone (tasks differ in py or in the image run).
-                let dst = unsafe { std::slice::from_raw_parts_mut(yp.get().add(o * plane + (py * pow + px) * n + s0), s1 - s0) };
+                // SAFETY: as `out` says; no other task writes these values.
+                let dst = unsafe { std::slice::from_raw_parts_mut(out(o), s1 - s0) };
                 // SAFETY: every read is below `reach` (asserted above).
                 unsafe { pooled_run(channel, conv.bias[o], x, &bases, dst) };
             }
@@ -158,17 +162,15 @@ pub fn conv_max_pool(conv: &ConvOp, pool: PoolWindow, x: &[f32], n: usize) -> Ve
 struct ChannelQuads {
     offsets: Vec<usize>,
     weights: Vec<Vec<[f32; 4]>>,
+    biases: Vec<[f32; 4]>,
 }
 
 impl ChannelQuads {
-    fn new(taps: &[Vec<Tap>]) -> ChannelQuads {
+    fn new(taps: &[Vec<Tap>], bias: &[f32]) -> ChannelQuads {
         let offsets = taps.first().map_or(Vec::new(), |c| c.iter().map(|t| t.0).collect());
-        let weights = taps.chunks_exact(4).map(|g| (0..offsets.len()).map(|t| [0, 1, 2, 3].map(|c| g[c][t].1)).collect()).collect();
-        ChannelQuads { offsets, weights }
-    }
-
-    fn biases(&self, bias: &[f32]) -> Vec<[f32; 4]> {
-        (0..self.weights.len()).map(|gi| [0, 1, 2, 3].map(|c| bias[4 * gi + c])).collect()
+        let weights: Vec<Vec<[f32; 4]>> = taps.chunks_exact(4).map(|g| (0..offsets.len()).map(|t| [0, 1, 2, 3].map(|c| g[c][t].1)).collect()).collect();
+        let biases = (0..weights.len()).map(|gi| [0, 1, 2, 3].map(|c| bias[4 * gi + c])).collect();
+        ChannelQuads { offsets, weights, biases }
     }
 }
 
@@ -368,7 +370,9 @@ mod tests {
         let op = conv_op(g, vec![1.0; 18], vec![0.0; 2], false);
         let two = PoolWindow { kernel: [2, 2], stride: [2, 2] };
         assert!(fusable(&op, two, 16));
+        assert!(!fusable(&op, two, 1), "one image");
         assert!(!fusable(&op, two, 15), "below one step of images");
+        assert!(!fusable(&op, two, 2), "below one step of images");
         assert!(!fusable(&op, PoolWindow { kernel: [3, 3], stride: [2, 2] }, 64), "nine window positions");
         let padded = ConvOp { geom: ConvGeom { ph: 1, pw: 1, ..g }, ..op.clone() };
         assert!(!fusable(&padded, two, 64), "padding");

@@ -8,7 +8,8 @@
 //!    whose constant output is folded into the consumer's bias), to a fixpoint;
 //! 2. [`compact`] stores each remaining layer dense or CSR, chosen by a *measured* density
 //!    crossover;
-//! 3. [`network`] runs either model multi-threaded with the kernels of [`dense`] and [`sparse`];
+//! 3. [`network`] runs either model multi-threaded with the kernels of [`dense`], [`sparse`] and
+//!    [`conv_pool`] (a convolution and the max pooling after it, in one pass);
 //! 4. [`export`] writes `compact.safetensors` + `compact.json`, readable without dtprune
 //!    (`tests/numpy_forward.py` proves it);
 //! 5. [`onnx`] writes either model as an ONNX graph (`model.onnx`, `compact.onnx`) for
