@@ -189,7 +189,8 @@ struct TrainArgs {
     momentum: Option<f64>,
     #[arg(long)]
     weight_decay: Option<f64>,
-    /// Multiply the learning rate by this after every epoch.
+    /// Multiply the learning rate by this after every epoch (default 0.9; with
+    /// `lr_schedule = "cosine"` 1, the only value it takes).
     #[arg(long)]
     lr_decay: Option<f64>,
     #[arg(long)]
@@ -468,7 +469,10 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
         // Options in the file belong to the file's data set.
         c.data.clear();
     }
-    set!(dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every, checkpoint_every);
+    set!(dataset, epochs, batch_size, lr, momentum, weight_decay, seed, val_size, train_limit, test_limit, monitor_every, checkpoint_every);
+    if a.lr_decay.is_some() {
+        c.lr_decay = a.lr_decay;
+    }
     if a.replicas.is_some() {
         c.replicas = a.replicas;
     }
