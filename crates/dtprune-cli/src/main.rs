@@ -10,6 +10,7 @@ mod models;
 mod progress;
 mod prune_weights;
 mod run_folder;
+mod sensitivity;
 mod sweep;
 
 #[global_allocator]
@@ -370,7 +371,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Sensitivity { run, levels, budget } => {
             let report = dtprune_train::run::sensitivity(&run, &levels, budget)?;
-            print_sensitivity(&report);
+            sensitivity::print_report(&report, &ExperimentConfig::from_toml_file(&run.join("config.toml"))?);
             Ok(())
         }
         Command::PruneWeights(args) => prune_weights::run(args),
@@ -398,51 +399,6 @@ fn print_policies() {
         }
     }
     println!("\nCombine a structure policy with a weight policy as `structure+NAME`.");
-}
-
-fn print_sensitivity(r: &dtprune_train::sensitivity::SensitivityReport) {
-    println!(
-        "{}: {} validation images, baseline accuracy {:.2}%, budget {:.2} points",
-        r.model,
-        r.val_images,
-        r.baseline_val_accuracy * 100.0,
-        r.budget * 100.0
-    );
-    let levels: Vec<String> = r.levels.iter().map(|l| format!("{:>6.1}%", l * 100.0)).collect();
-    println!("\nvalidation accuracy with one tensor pruned to each level:");
-    println!("{:<16} {}", "tensor", levels.join(" "));
-    for s in &r.suggestions {
-        let accs: Vec<String> = r.levels.iter().map(|&l| {
-            r.rows.iter().find(|x| x.tensor == s.tensor && x.level == l).map_or_else(|| format!("{:>7}", "-"), |x| format!("{:>6.2}%", x.val_accuracy * 100.0))
-        }).collect();
-        println!("{:<16} {}", s.tensor, accs.join(" "));
-    }
-    println!("\nsuggested per-tensor thresholds (highest level within the budget):");
-    println!("{:<16} {:>8} {:>9} {:>12} {:>9} {:>8}", "tensor", "numel", "level", "tau", "val acc", "drop");
-    for s in &r.suggestions {
-        match (s.level, s.threshold, s.val_accuracy, s.drop) {
-            (Some(l), Some(t), Some(a), Some(d)) => {
-                println!("{:<16} {:>8} {:>8.1}% {:>12.6} {:>8.2}% {:>7.2}pt", s.tensor, s.numel, l * 100.0, t, a * 100.0, d * 100.0)
-            }
-            _ => println!("{:<16} {:>8} {:>9} {:>12} {:>9} {:>8}   (every level costs more than the budget)", s.tensor, s.numel, "none", "-", "-", "-"),
-        }
-    }
-    println!();
-    println!("tau is a magnitude threshold for that tensor alone: weights with |w| < tau are zeroed.");
-    println!("The drops were measured one tensor at a time; pruning several tensors at once compounds them.");
-    let chosen: Vec<f64> = r.suggestions.iter().filter_map(|s| s.level).collect();
-    let dense: Vec<&str> = r.suggestions.iter().filter(|s| s.level.is_none()).map(|s| s.tensor.as_str()).collect();
-    if let Some(min) = chosen.iter().copied().reduce(f64::min) {
-        println!("No policy takes one level per tensor; a uniform start every tensor tolerates is the smallest suggested level:");
-        println!("  dtprune train --model {} --policy oneshot -P sparsity={} -P scope=tensor", r.model, min);
-        if !dense.is_empty() {
-            println!("  and leave {} dense: list the other tensors in `prune_only` of a --config file", dense.join(", "));
-        }
-    } else {
-        println!("No tensor can be pruned to any tested level within the budget; try lower --levels or a larger --budget.");
-    }
-    let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
-    println!("wrote {}", files.join(", "));
 }
 
 /// Resolves the experiment config: the TOML file (if any), then flags on top.
