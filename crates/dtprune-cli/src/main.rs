@@ -155,8 +155,10 @@ enum BenchCommand {
 
 #[derive(Args, Default)]
 struct TrainArgs {
-    /// Continue the run in DIR where it stopped (its config.toml and checkpoint): the result is
-    /// bit-identical to a run that was never interrupted.
+    /// Continue the run in DIR where it stopped, exactly as its config.toml and checkpoint
+    /// record it: the result is bit-identical to a run that was never interrupted. Flags that
+    /// would change the run (--test-limit, --epochs, ...) are refused; --quiet, --json and
+    /// --no-compact are taken.
     #[arg(long, value_name = "DIR", conflicts_with_all = RESUME_CONFLICTS)]
     resume: Option<PathBuf>,
     /// Experiment config (TOML); flags override it.
@@ -251,12 +253,18 @@ struct TrainArgs {
     json: bool,
 }
 
-/// Flags that would change a run: `--resume` takes them all from the run's config.toml.
+/// Flags that would change a run: `--resume` takes them all from the run's config.toml, and
+/// refuses them on the command line ([`run_folder::resume_conflict`] says why). Every other
+/// flag of `train` but [`RESUME_TAKES`] must be here (a test checks it), or a resumed run
+/// would drop it silently.
 const RESUME_CONFLICTS: [&str; 29] = [
     "config", "model", "model_params", "dataset", "data_dir", "data_options", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "lr_decay", "seed",
     "val_size", "train_limit", "test_limit", "policy", "monitor_every", "checkpoint_every", "replicas", "prune_only", "policy_params", "rollback_tolerance",
     "no_rollback", "augment_crop", "augment_flip", "out", "overwrite",
 ];
+
+/// The flags of `train` a resumed run takes: they change what is printed, not the run.
+const RESUME_TAKES: [&str; 4] = ["resume", "quiet", "json", "no_compact"];
 
 /// mimalloc returns freed memory to the OS 10 ms after it becomes free (`purge_delay`); Burn/Flex
 /// frees and reallocates multi-megabyte activation and im2col buffers every training step, so
@@ -279,7 +287,15 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DTPRUNE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = run(Cli::parse()) {
+    let cli = Cli::try_parse().unwrap_or_else(|e| match run_folder::resume_conflict(&e) {
+        // A usage error like clap's own (exit 2), with the reason clap cannot give.
+        Some(message) => {
+            eprintln!("error: {message}");
+            std::process::exit(2);
+        }
+        None => e.exit(),
+    });
+    if let Err(e) = run(cli) {
         // The whole cause chain, but without repeating a cause a message already quotes.
         let mut message = e.to_string();
         for cause in e.chain().skip(1) {
@@ -628,3 +644,43 @@ impl std::fmt::Display for CompactSummary {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every flag of `train` is either refused with `--resume` or one it takes: a flag in
+    /// neither list would be dropped silently by a resumed run.
+    #[test]
+    fn resume_refuses_every_flag_that_changes_the_run() {
+        let cli = Cli::command();
+        let train = cli.find_subcommand("train").expect("train subcommand");
+        let ids: Vec<&str> = train.get_arguments().map(|a| a.get_id().as_str()).filter(|id| *id != "help").collect();
+        for id in &ids {
+            assert!(RESUME_CONFLICTS.contains(id) != RESUME_TAKES.contains(id), "train flag `{id}` must be in exactly one of RESUME_CONFLICTS and RESUME_TAKES");
+        }
+        for id in RESUME_CONFLICTS.iter().chain(&RESUME_TAKES) {
+            assert!(ids.contains(id), "`{id}` is not a flag of train");
+        }
+    }
+
+    fn parse_error(args: &[&str]) -> clap::Error {
+        Cli::try_parse_from(args).err().unwrap_or_else(|| panic!("{args:?} parsed"))
+    }
+
+    #[test]
+    fn resume_with_test_limit_says_why_it_is_refused() {
+        for args in [["dtprune", "train", "--resume", "d", "--test-limit", "100"], ["dtprune", "train", "--test-limit", "100", "--resume", "d"]] {
+            let m = run_folder::resume_conflict(&parse_error(&args)).unwrap_or_else(|| panic!("{args:?}: no resume message"));
+            assert!(m.contains("bit-identical") && m.contains(": --test-limit would change the run and cannot be given with --resume"), "{m}");
+            assert!(m.contains("`dtprune train --config DIR/config.toml --test-limit <TEST_LIMIT> --out NEW_DIR`"), "{m}");
+        }
+        // --out is not repeated in the suggested new run.
+        let m = run_folder::resume_conflict(&parse_error(&["dtprune", "train", "--resume", "d", "--out", "e"])).unwrap();
+        assert!(m.contains(": --out would change") && m.contains("`dtprune train --config DIR/config.toml --out NEW_DIR`"), "{m}");
+        // Other usage errors keep clap's own message.
+        assert!(run_folder::resume_conflict(&parse_error(&["dtprune", "train", "--quiet", "--json"])).is_none());
+        assert!(run_folder::resume_conflict(&parse_error(&["dtprune", "eval", "--run", "d", "--test-limit", "5"])).is_none());
+    }
+}
