@@ -46,7 +46,7 @@ pub fn run(model: Option<&str>, epochs: usize, batch_size: usize, policy: &str, 
         Some(path) => ExperimentConfig::from_toml_file(path)?,
         None => ExperimentConfig::default(),
     };
-    let mut base = ExperimentConfig { epochs, batch_size, lr_decay: if setup.config.is_some() { base.lr_decay } else { 0.9 }, ..base };
+    let mut base = ExperimentConfig { epochs, batch_size, ..base };
     if let Some(m) = model {
         base.model = m.into();
     }

@@ -10,6 +10,7 @@ mod models;
 mod progress;
 mod prune_weights;
 mod run_folder;
+mod sensitivity;
 mod sweep;
 
 #[global_allocator]
@@ -154,8 +155,10 @@ enum BenchCommand {
 
 #[derive(Args, Default)]
 struct TrainArgs {
-    /// Continue the run in DIR where it stopped (its config.toml and checkpoint): the result is
-    /// bit-identical to a run that was never interrupted.
+    /// Continue the run in DIR where it stopped, exactly as its config.toml and checkpoint
+    /// record it: the result is bit-identical to a run that was never interrupted. Flags that
+    /// would change the run (--test-limit, --epochs, ...) are refused; --quiet, --json and
+    /// --no-compact are taken.
     #[arg(long, value_name = "DIR", conflicts_with_all = RESUME_CONFLICTS)]
     resume: Option<PathBuf>,
     /// Experiment config (TOML); flags override it.
@@ -189,7 +192,8 @@ struct TrainArgs {
     momentum: Option<f64>,
     #[arg(long)]
     weight_decay: Option<f64>,
-    /// Multiply the learning rate by this after every epoch.
+    /// Multiply the learning rate by this after every epoch (default 0.9; with
+    /// `lr_schedule = "cosine"` 1, the only value it takes).
     #[arg(long)]
     lr_decay: Option<f64>,
     #[arg(long)]
@@ -249,12 +253,18 @@ struct TrainArgs {
     json: bool,
 }
 
-/// Flags that would change a run: `--resume` takes them all from the run's config.toml.
+/// Flags that would change a run: `--resume` takes them all from the run's config.toml, and
+/// refuses them on the command line ([`run_folder::resume_conflict`] says why). Every other
+/// flag of `train` but [`RESUME_TAKES`] must be here (a test checks it), or a resumed run
+/// would drop it silently.
 const RESUME_CONFLICTS: [&str; 29] = [
     "config", "model", "model_params", "dataset", "data_dir", "data_options", "epochs", "batch_size", "lr", "optimizer", "momentum", "weight_decay", "lr_decay", "seed",
     "val_size", "train_limit", "test_limit", "policy", "monitor_every", "checkpoint_every", "replicas", "prune_only", "policy_params", "rollback_tolerance",
     "no_rollback", "augment_crop", "augment_flip", "out", "overwrite",
 ];
+
+/// The flags of `train` a resumed run takes: they change what is printed, not the run.
+const RESUME_TAKES: [&str; 4] = ["resume", "quiet", "json", "no_compact"];
 
 /// mimalloc returns freed memory to the OS 10 ms after it becomes free (`purge_delay`); Burn/Flex
 /// frees and reallocates multi-megabyte activation and im2col buffers every training step, so
@@ -277,7 +287,15 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("DTPRUNE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = run(Cli::parse()) {
+    let cli = Cli::try_parse().unwrap_or_else(|e| match run_folder::resume_conflict(&e) {
+        // A usage error like clap's own (exit 2), with the reason clap cannot give.
+        Some(message) => {
+            eprintln!("error: {message}");
+            std::process::exit(2);
+        }
+        None => e.exit(),
+    });
+    if let Err(e) = run(cli) {
         // The whole cause chain, but without repeating a cause a message already quotes.
         let mut message = e.to_string();
         for cause in e.chain().skip(1) {
@@ -369,7 +387,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Sensitivity { run, levels, budget } => {
             let report = dtprune_train::run::sensitivity(&run, &levels, budget)?;
-            print_sensitivity(&report);
+            sensitivity::print_report(&report, &ExperimentConfig::from_toml_file(&run.join("config.toml"))?);
             Ok(())
         }
         Command::PruneWeights(args) => prune_weights::run(args),
@@ -399,51 +417,6 @@ fn print_policies() {
     println!("\nCombine a structure policy with a weight policy as `structure+NAME`.");
 }
 
-fn print_sensitivity(r: &dtprune_train::sensitivity::SensitivityReport) {
-    println!(
-        "{}: {} validation images, baseline accuracy {:.2}%, budget {:.2} points",
-        r.model,
-        r.val_images,
-        r.baseline_val_accuracy * 100.0,
-        r.budget * 100.0
-    );
-    let levels: Vec<String> = r.levels.iter().map(|l| format!("{:>6.1}%", l * 100.0)).collect();
-    println!("\nvalidation accuracy with one tensor pruned to each level:");
-    println!("{:<16} {}", "tensor", levels.join(" "));
-    for s in &r.suggestions {
-        let accs: Vec<String> = r.levels.iter().map(|&l| {
-            r.rows.iter().find(|x| x.tensor == s.tensor && x.level == l).map_or_else(|| format!("{:>7}", "-"), |x| format!("{:>6.2}%", x.val_accuracy * 100.0))
-        }).collect();
-        println!("{:<16} {}", s.tensor, accs.join(" "));
-    }
-    println!("\nsuggested per-tensor thresholds (highest level within the budget):");
-    println!("{:<16} {:>8} {:>9} {:>12} {:>9} {:>8}", "tensor", "numel", "level", "tau", "val acc", "drop");
-    for s in &r.suggestions {
-        match (s.level, s.threshold, s.val_accuracy, s.drop) {
-            (Some(l), Some(t), Some(a), Some(d)) => {
-                println!("{:<16} {:>8} {:>8.1}% {:>12.6} {:>8.2}% {:>7.2}pt", s.tensor, s.numel, l * 100.0, t, a * 100.0, d * 100.0)
-            }
-            _ => println!("{:<16} {:>8} {:>9} {:>12} {:>9} {:>8}   (every level costs more than the budget)", s.tensor, s.numel, "none", "-", "-", "-"),
-        }
-    }
-    println!();
-    println!("tau is a magnitude threshold for that tensor alone: weights with |w| < tau are zeroed.");
-    println!("The drops were measured one tensor at a time; pruning several tensors at once compounds them.");
-    let chosen: Vec<f64> = r.suggestions.iter().filter_map(|s| s.level).collect();
-    let dense: Vec<&str> = r.suggestions.iter().filter(|s| s.level.is_none()).map(|s| s.tensor.as_str()).collect();
-    if let Some(min) = chosen.iter().copied().reduce(f64::min) {
-        println!("No policy takes one level per tensor; a uniform start every tensor tolerates is the smallest suggested level:");
-        println!("  dtprune train --model {} --policy oneshot -P sparsity={} -P scope=tensor", r.model, min);
-        if !dense.is_empty() {
-            println!("  and leave {} dense: list the other tensors in `prune_only` of a --config file", dense.join(", "));
-        }
-    } else {
-        println!("No tensor can be pruned to any tested level within the budget; try lower --levels or a larger --budget.");
-    }
-    let files: Vec<String> = r.files.iter().map(|f| f.display().to_string()).collect();
-    println!("wrote {}", files.join(", "));
-}
-
 /// Resolves the experiment config: the TOML file (if any), then flags on top.
 fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
     let mut c = match &a.config {
@@ -468,7 +441,10 @@ fn resolve_config(a: &TrainArgs) -> Result<ExperimentConfig> {
         // Options in the file belong to the file's data set.
         c.data.clear();
     }
-    set!(dataset, epochs, batch_size, lr, momentum, weight_decay, lr_decay, seed, val_size, train_limit, test_limit, monitor_every, checkpoint_every);
+    set!(dataset, epochs, batch_size, lr, momentum, weight_decay, seed, val_size, train_limit, test_limit, monitor_every, checkpoint_every);
+    if a.lr_decay.is_some() {
+        c.lr_decay = a.lr_decay;
+    }
     if a.replicas.is_some() {
         c.replicas = a.replicas;
     }
@@ -668,3 +644,43 @@ impl std::fmt::Display for CompactSummary {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every flag of `train` is either refused with `--resume` or one it takes: a flag in
+    /// neither list would be dropped silently by a resumed run.
+    #[test]
+    fn resume_refuses_every_flag_that_changes_the_run() {
+        let cli = Cli::command();
+        let train = cli.find_subcommand("train").expect("train subcommand");
+        let ids: Vec<&str> = train.get_arguments().map(|a| a.get_id().as_str()).filter(|id| *id != "help").collect();
+        for id in &ids {
+            assert!(RESUME_CONFLICTS.contains(id) != RESUME_TAKES.contains(id), "train flag `{id}` must be in exactly one of RESUME_CONFLICTS and RESUME_TAKES");
+        }
+        for id in RESUME_CONFLICTS.iter().chain(&RESUME_TAKES) {
+            assert!(ids.contains(id), "`{id}` is not a flag of train");
+        }
+    }
+
+    fn parse_error(args: &[&str]) -> clap::Error {
+        Cli::try_parse_from(args).err().unwrap_or_else(|| panic!("{args:?} parsed"))
+    }
+
+    #[test]
+    fn resume_with_test_limit_says_why_it_is_refused() {
+        for args in [["dtprune", "train", "--resume", "d", "--test-limit", "100"], ["dtprune", "train", "--test-limit", "100", "--resume", "d"]] {
+            let m = run_folder::resume_conflict(&parse_error(&args)).unwrap_or_else(|| panic!("{args:?}: no resume message"));
+            assert!(m.contains("bit-identical") && m.contains(": --test-limit would change the run and cannot be given with --resume"), "{m}");
+            assert!(m.contains("`dtprune train --config DIR/config.toml --test-limit <TEST_LIMIT> --out NEW_DIR`"), "{m}");
+        }
+        // --out is not repeated in the suggested new run.
+        let m = run_folder::resume_conflict(&parse_error(&["dtprune", "train", "--resume", "d", "--out", "e"])).unwrap();
+        assert!(m.contains(": --out would change") && m.contains("`dtprune train --config DIR/config.toml --out NEW_DIR`"), "{m}");
+        // Other usage errors keep clap's own message.
+        assert!(run_folder::resume_conflict(&parse_error(&["dtprune", "train", "--quiet", "--json"])).is_none());
+        assert!(run_folder::resume_conflict(&parse_error(&["dtprune", "eval", "--run", "d", "--test-limit", "5"])).is_none());
+    }
+}

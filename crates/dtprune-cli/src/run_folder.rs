@@ -61,6 +61,46 @@ pub fn open_resume(dir: &Path) -> Result<(ExperimentConfig, RunFolder)> {
     Ok((cfg, RunFolder { lock, created: false }))
 }
 
+/// The message for clap's refusal of `--resume` with a flag that would change the run (clap
+/// says only "cannot be used with"): `None` for any other usage error.
+///
+/// The flags are refused, not taken: a resumed run must end bit-identical to the uninterrupted
+/// one, and its checkpoint belongs to the config.toml it was written with (a different
+/// `test_limit`, say, would give another final test accuracy than the run it continues).
+pub fn resume_conflict(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ArgumentConflict {
+        return None;
+    }
+    let args = |kind| match e.get(kind) {
+        Some(ContextValue::String(s)) => vec![s.clone()],
+        Some(ContextValue::Strings(v)) => v.clone(),
+        _ => Vec::new(),
+    };
+    let mut given = args(ContextKind::InvalidArg);
+    given.extend(args(ContextKind::PriorArg));
+    // clap writes a flag with its value's name (`--test-limit <TEST_LIMIT>`).
+    let flag = |a: &String| a.split_whitespace().next().unwrap_or_default().to_string();
+    let (resume, others): (Vec<&String>, Vec<&String>) = given.iter().partition(|a| flag(a) == "--resume");
+    if resume.is_empty() || others.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = others.iter().map(|a| flag(a)).collect();
+    let settings: Vec<&str> = others.iter().filter(|a| !["--config", "--out", "--overwrite"].contains(&flag(a).as_str())).map(|a| a.as_str()).collect();
+    let mut new_run = vec!["dtprune train --config DIR/config.toml"];
+    new_run.extend(settings);
+    new_run.push("--out NEW_DIR");
+    let takes: Vec<String> = crate::RESUME_TAKES.iter().filter(|id| **id != "resume").map(|id| format!("--{}", id.replace('_', "-"))).collect();
+    Some(format!(
+        "--resume continues the run in DIR exactly as its config.toml records it, so that it ends bit-identical to a run never \
+         interrupted: {} would change the run and cannot be given with --resume (a resumed run takes only {}). To train with \
+         other settings, start a new run from the same config: `{}`",
+        names.join(", "),
+        takes.join(", "),
+        new_run.join(" ")
+    ))
+}
+
 fn lock(dir: &Path) -> Result<RunLock> {
     let lock = RunLock::acquire(dir)?;
     if let Some(message) = lock.takeover_message() {

@@ -148,6 +148,22 @@ fn unknown_key_in_toml_policy_table() {
 }
 
 #[test]
+fn lr_decay_with_cosine_names_both_keys() {
+    let t = tempfile::tempdir().unwrap();
+    let cfg = t.path().join("exp.toml");
+    let out = t.path().join("run");
+    // In the file: the error is the file's.
+    std::fs::write(&cfg, "epochs = 1\nlr_schedule = \"cosine\"\nlr_decay = 0.9\n").unwrap();
+    let err = train_fail(&out, &["--config", cfg.to_str().unwrap()]);
+    assert_mentions(&err, &["exp.toml", "lr_decay = 0.9 with lr_schedule = \"cosine\"", "set it to 1"]);
+    // From the flag on a cosine-only file (which alone is fine).
+    std::fs::write(&cfg, "epochs = 1\nlr_schedule = \"cosine\"\n").unwrap();
+    let err = train_fail(&out, &["--config", cfg.to_str().unwrap(), "--lr-decay", "0.8"]);
+    assert_mentions(&err, &["lr_decay = 0.8 with lr_schedule = \"cosine\"", "--lr-decay"]);
+    assert!(!err.contains("exp.toml"), "the flag's error was blamed on the file:\n{err}");
+}
+
+#[test]
 fn invalid_toml_syntax_and_missing_config() {
     let t = tempfile::tempdir().unwrap();
     let cfg = t.path().join("exp.toml");

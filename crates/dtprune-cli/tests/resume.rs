@@ -170,6 +170,29 @@ fn a_fresh_run_into_an_unfinished_one_says_how_to_resume() {
     assert!(stderr.contains("holds an unfinished run") && stderr.contains("--resume"), "{stderr}");
 }
 
+/// `--test-limit` (like every flag that would change the run) is refused with --resume, with
+/// the reason, and leaves the run as it was: the resume then ends on the run's own test split.
+#[test]
+fn resume_with_a_test_limit_is_refused_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    kill_at(&args(&dir, &[]), "step:20");
+    let files = ["config.toml", "checkpoint.safetensors", "history.jsonl"];
+    let before: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+    let d = dir.to_str().unwrap();
+    let out = dtprune().args(["train", "--resume", d, "--test-limit", "100", "--quiet"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a usage error, as clap's:\n{stderr}");
+    assert!(stderr.contains("--test-limit would change the run") && stderr.contains("bit-identical") && stderr.contains("--config DIR/config.toml"), "{stderr}");
+    let after: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect();
+    assert!(before == after, "a refused resume changed the run folder");
+    assert!(!dir.join("summary.json").exists());
+    resume(&dir);
+    let e: Value = serde_json::from_str(&String::from_utf8_lossy(&run(&["eval".into(), "--run".into(), d.into(), "--json".into()]).stdout)).unwrap();
+    assert_eq!(e["test_images"], 500, "the run's own test_limit");
+    assert_eq!(e["test_accuracy"], read_json(&dir.join("summary.json"))["test_accuracy"]);
+}
+
 fn signal(child: &Child, name: &str) {
     let status = std::process::Command::new("kill").args([&format!("-{name}"), &child.id().to_string()]).status().unwrap();
     assert!(status.success(), "kill -{name}");

@@ -187,6 +187,23 @@ fn train_on_an_idx_dataset_in_data_dir() {
     assert_eq!(e["test_images"], 500);
 }
 
+/// `lr_schedule = "cosine"` alone: the epoch's rate is not decayed (the default `lr_decay` of
+/// 0.9 used to multiply it in: 0.001, 0.0009, 0.00081), and the run records the 1 it used.
+#[test]
+fn cosine_alone_does_not_decay_per_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("exp.toml");
+    std::fs::write(&cfg, "lr = 0.001\nlr_schedule = \"cosine\"\n").unwrap();
+    let dir = tmp.path().join("run");
+    let d = dir.to_str().unwrap();
+    run_ok(&["train", "--config", cfg.to_str().unwrap(), "--train-limit", "500", "--val-size", "100", "--test-limit", "100", "--epochs", "3", "--policy", "none", "--no-compact", "--quiet", "--out", d]);
+    let lrs: Vec<f64> = read_history(&dir).iter().map(|h| num(h, "lr")).collect();
+    assert_eq!(lrs, [0.001, 0.001, 0.001]);
+    let recorded: toml::Value = toml::from_str(&std::fs::read_to_string(dir.join("config.toml")).unwrap()).unwrap();
+    assert_eq!(recorded["lr_decay"].as_float(), Some(1.0));
+    assert_eq!(recorded["lr_schedule"].as_str(), Some("cosine"));
+}
+
 #[test]
 fn toml_config_with_flag_overrides() {
     let tmp = tempfile::tempdir().unwrap();

@@ -33,13 +33,18 @@ pub struct ExperimentConfig {
     pub optimizer: OptimizerKind,
     pub momentum: f64,
     pub weight_decay: f64,
-    /// Multiply the learning rate by this after every epoch (1: constant).
-    pub lr_decay: f64,
+    /// Multiply the learning rate by this after every epoch (1: constant). Unset: 0.9 with
+    /// `lr_schedule = "exponential"`, 1 with `cosine` (which shapes the rate itself; any other
+    /// value with `cosine` is an error). [`Self::lr_decay_factor`] gives the value used; the
+    /// run's `config.toml` records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lr_decay: Option<f64>,
     /// Nesterov momentum for `optimizer = "sgd"` (as `torch.optim.SGD(nesterov=True)`).
     #[serde(skip_serializing_if = "is_false")]
     pub nesterov: bool,
     /// The learning-rate schedule within the run: `exponential` (`lr_decay` after every epoch)
-    /// or `cosine` (from `lr` to 0 over the run, per step), after `warmup_epochs` of linear warm-up.
+    /// or `cosine` (from `lr` to 0 over the run, per step, and nothing else: `lr_decay` is 1),
+    /// after `warmup_epochs` of linear warm-up.
     #[serde(skip_serializing_if = "LrSchedule::is_default")]
     pub lr_schedule: LrSchedule,
     /// Epochs of linear warm-up (per step, from lr/steps to lr) before the schedule (0: none).
@@ -205,7 +210,7 @@ impl Default for ExperimentConfig {
             optimizer: OptimizerKind::Adam,
             momentum: 0.9,
             weight_decay: 0.0,
-            lr_decay: 0.9,
+            lr_decay: None,
             nesterov: false,
             lr_schedule: LrSchedule::Exponential,
             warmup_epochs: 0,
@@ -237,6 +242,15 @@ impl ExperimentConfig {
         toml::from_str(text).map_err(|e| e.to_string())
     }
 
+    /// The factor on the rate after every epoch: `lr_decay` if set, else the schedule's
+    /// default (0.9 for `exponential`, 1 for `cosine`).
+    pub fn lr_decay_factor(&self) -> f64 {
+        self.lr_decay.unwrap_or(match self.lr_schedule {
+            LrSchedule::Exponential => 0.9,
+            LrSchedule::Cosine => 1.0,
+        })
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serialises to TOML")
     }
@@ -264,8 +278,15 @@ impl ExperimentConfig {
         if !(0.0..=1.0).contains(&self.weight_decay) {
             return bad(format!("weight_decay = {} is out of range; valid range is [0, 1]", self.weight_decay));
         }
-        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
-            return bad(format!("lr_decay = {} is out of range; valid range is (0, 1]", self.lr_decay));
+        if let Some(d) = self.lr_decay {
+            if !(d > 0.0 && d <= 1.0) {
+                return bad(format!("lr_decay = {d} is out of range; valid range is (0, 1]"));
+            }
+            if self.lr_schedule == LrSchedule::Cosine && d != 1.0 {
+                return bad(format!(
+                    "lr_decay = {d} with lr_schedule = \"cosine\": the cosine schedule takes the rate from lr to 0 over the run by itself, and lr_decay would also multiply it by {d} after every epoch; leave lr_decay (--lr-decay) unset or set it to 1 with cosine"
+                ));
+            }
         }
         if self.nesterov && !(self.optimizer == OptimizerKind::Sgd && self.momentum > 0.0) {
             return bad("nesterov = true needs optimizer = \"sgd\" with momentum > 0".into());
@@ -387,6 +408,50 @@ mod tests {
         assert!(e.contains("label_smoothing = 1 is out of range"), "{e}");
         let e = ExperimentConfig::from_toml_str("lr_schedule = \"linear\"\n").unwrap_err();
         assert!(e.contains("unknown variant `linear`") && e.contains("cosine"), "{e}");
+    }
+
+    /// The rate of step `step` as the trainer forms it (no divergence): the epoch's rate
+    /// `lr · lr_decay^epoch` shaped by the schedule's factor.
+    fn step_lr(c: &ExperimentConfig, step: usize, batches: usize) -> f64 {
+        let epoch_lr = c.lr * c.lr_decay_factor().powi((step / batches) as i32);
+        epoch_lr * c.lr_schedule.factor(step, c.warmup_epochs * batches, c.epochs * batches)
+    }
+
+    #[test]
+    fn cosine_alone_goes_from_lr_to_zero_by_hand() {
+        // 4 epochs of 2 steps: t = step of 8. ½(1 + cos(π·t/8)) · 0.1, no per-epoch decay.
+        let c = ExperimentConfig::from_toml_str("lr = 0.1\nepochs = 4\nlr_schedule = \"cosine\"\n").unwrap();
+        c.validate().unwrap();
+        assert_eq!((c.lr_decay, c.lr_decay_factor()), (None, 1.0));
+        assert_eq!(step_lr(&c, 0, 2), 0.1);
+        // t = 2 (epoch 1): ½(1 + cos(π/4)) = ½(1 + 0.70710678) = 0.85355339.
+        assert!((step_lr(&c, 2, 2) - 0.085355339).abs() < 1e-9, "{}", step_lr(&c, 2, 2));
+        // t = 4 (epoch 2): ½(1 + 0) = 0.5; the old default decay made it 0.05 · 0.9² = 0.0405.
+        assert!((step_lr(&c, 4, 2) - 0.05).abs() < 1e-15, "{}", step_lr(&c, 4, 2));
+        // t = 7 (epoch 3, the last step): ½(1 + cos(7π/8)) = ½(1 − 0.92387953) = 0.03806023.
+        assert!((step_lr(&c, 7, 2) - 0.003806023).abs() < 1e-9, "{}", step_lr(&c, 7, 2));
+        // An explicit 1 is the same run; exponential keeps its default 0.9 (0.1 · 0.9² at epoch 2).
+        let one = ExperimentConfig::from_toml_str("lr = 0.1\nepochs = 4\nlr_schedule = \"cosine\"\nlr_decay = 1.0\n").unwrap();
+        one.validate().unwrap();
+        assert_eq!(step_lr(&one, 7, 2), step_lr(&c, 7, 2));
+        let exp = ExperimentConfig::from_toml_str("lr = 0.1\nepochs = 4\n").unwrap();
+        assert_eq!(exp.lr_decay_factor(), 0.9);
+        assert!((step_lr(&exp, 4, 2) - 0.081).abs() < 1e-15);
+    }
+
+    #[test]
+    fn lr_decay_with_cosine_is_an_error_naming_both_keys() {
+        let c = ExperimentConfig::from_toml_str("lr_schedule = \"cosine\"\nlr_decay = 0.9\n").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("lr_decay = 0.9 with lr_schedule = \"cosine\"") && e.contains("--lr-decay"), "{e}");
+        // The range is checked first; exponential takes any decay in (0, 1].
+        let e = ExperimentConfig::from_toml_str("lr_schedule = \"cosine\"\nlr_decay = 0.0\n").unwrap().validate().unwrap_err().to_string();
+        assert!(e.contains("lr_decay = 0 is out of range; valid range is (0, 1]"), "{e}");
+        ExperimentConfig::from_toml_str("lr_decay = 0.5\n").unwrap().validate().unwrap();
+        // Unset is not written (a config reads back unset); set values are.
+        assert!(!ExperimentConfig::default().to_toml().contains("lr_decay"));
+        let c = ExperimentConfig { lr_decay: Some(0.8), ..Default::default() };
+        assert!(c.to_toml().contains("lr_decay = 0.8"), "{}", c.to_toml());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! `exponential` is the original behaviour (a constant factor 1 within the run; the trainer
 //! multiplies the rate by `lr_decay` after every epoch). `cosine` is SGDR without restarts
 //! (Loshchilov & Hutter 2017), what current CIFAR recipes use: `½(1 + cos(π·t/T))` over the steps
-//! after the warm-up. The warm-up is linear, `(step + 1) / warmup_steps`, for either.
+//! after the warm-up, and nothing else: with `cosine` the per-epoch `lr_decay` is 1 (unset means
+//! 1, any other value is refused by `ExperimentConfig::validate`), so a step's rate is `lr` times
+//! this factor. The warm-up is linear, `(step + 1) / warmup_steps`, for either.
 
 use serde::{Deserialize, Serialize};
 

@@ -153,16 +153,16 @@ struct EpochPhase {
 const AUGMENT_STREAM: u64 = 0xA06_3E47;
 
 impl<'a, M: Model> Training<'a, M> {
-    /// Resolves what the run records (shard count, normalisation), writes `config.toml` and
+    /// Resolves what the run records (shard count, normalisation, lr decay), writes `config.toml` and
     /// `graph.json`, builds the model, checks its graph and sets up the engine and optimizer.
     fn start(experiment: Experiment, data: &Dataset, out: &'a Path) -> Result<Self, TrainError> {
         let Experiment { cfg, model_params, policy, policy_params, .. } = experiment;
         let info = M::Input::info(data)?;
         M::check_input(info.clone(), &model_params).map_err(|message| TrainError::Config { path: None, message })?;
         let norm = crate::experiment::normalization(&cfg, data)?;
-        // The run records the shard count and normalisation it used, so `config.toml` alone
-        // reproduces it.
-        let cfg = ExperimentConfig { replicas: Some(cfg.replicas.unwrap_or(M::REPLICAS)), normalize: norm.clone(), ..cfg };
+        // The run records the shard count, normalisation and per-epoch decay it used, so
+        // `config.toml` alone reproduces it.
+        let cfg = ExperimentConfig { replicas: Some(cfg.replicas.unwrap_or(M::REPLICAS)), normalize: norm.clone(), lr_decay: Some(cfg.lr_decay_factor()), ..cfg };
         std::fs::create_dir_all(out).map_err(|e| TrainError::Io { path: out.into(), source: e })?;
         write_atomic(&out.join("config.toml"), cfg.to_toml().as_bytes())?;
 
@@ -488,7 +488,7 @@ impl<'a, M: Model> Training<'a, M> {
         if self.cfg.monitor_every > 0 {
             write_history(&self.out.join("steps.jsonl"), &self.st.step_records)?;
         }
-        self.st.lr *= self.cfg.lr_decay;
+        self.st.lr *= self.cfg.lr_decay_factor();
         self.st.epoch = epoch;
         let last_good = self.capture(self.st.clone());
         last_good.write(self.out, &self.config_text)?;

@@ -305,6 +305,19 @@ mod tests {
         assert_eq!(c.replicas, Some(1));
     }
 
+    /// `lr_decay` is unset in the default base (0.9 by default, 1 with cosine): a swept value
+    /// still lands on the key, and with a cosine base any value but 1 names the trial.
+    #[test]
+    fn lr_decay_is_swept_though_unset_in_the_base() {
+        let (keys, trials) = plan(&["lr_decay=0.8,1.0"]).unwrap();
+        assert_eq!(keys, ["lr_decay"]);
+        assert_eq!(ExperimentConfig::from_toml_str(&trials[0].config).unwrap().lr_decay, Some(0.8));
+        let cosine = ExperimentConfig { lr_schedule: dtprune_train::config::LrSchedule::Cosine, ..Default::default() };
+        let space = SearchSpace::new(vec![parse_grid("lr_decay=1.0,0.8").unwrap()], vec![], None, 0).unwrap();
+        let m = format!("{:#}", build_trials(&cosine, &space.keys(), &space.expand()).unwrap_err());
+        assert!(m.contains("trial 0001 (lr_decay=0.8)") && m.contains("lr_decay = 0.8 with lr_schedule = \"cosine\""), "{m}");
+    }
+
     #[test]
     fn a_new_policy_name_starts_from_its_defaults() {
         let (_, trials) = plan(&["policy=gmp,oneshot"]).unwrap();
