@@ -167,9 +167,12 @@ impl SendPtr {
     }
 }
 
-/// Below this many multiply-adds a kernel runs on the calling thread: waking the rayon pool
-/// costs several microseconds, more than the whole product of a small sparse layer at batch 1.
-pub const PARALLEL_MIN_WORK: usize = 1 << 16;
+/// Below this many multiply-adds a kernel runs on the calling thread. Waking a worker costs
+/// far more on an idle virtual machine than on a busy one (a halted vCPU must be woken by the
+/// host): a batch-1 compact LeNet-5 pass took 0.090–0.095 ms with 2^16 here, quiet, against
+/// 0.038–0.039 ms with 2^19 (`forward_loop`, same sitting), and 0.05 ms with 2^16 while another
+/// process kept the second core busy. 2^19 multiply-adds are ~100 µs of one core's work.
+pub const PARALLEL_MIN_WORK: usize = 1 << 19;
 
 #[cfg(test)]
 mod tests {
