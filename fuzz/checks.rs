@@ -76,13 +76,26 @@ pub fn graph_model(data: &[u8]) {
     if shapes.iter().any(|s| s.numel() > MAX_RUN_FLOATS) {
         return;
     }
-    let input = vec![0.5f32; shapes[0].numel()];
     if let Ok(net) = model.dense_network() {
-        let _ = net.forward(&input, 2);
+        run_batches(&net, shapes[0].numel(), 0.5);
     }
     let opts = CompactOptions { crossover: Crossover::Fixed(0.5), remove_structure: true };
     if let Ok(c) = compact(&model, &opts) {
-        let _ = c.network.forward(&input, 2);
+        run_batches(&c.network, shapes[0].numel(), 0.5);
+    }
+}
+
+/// One forward pass at batch 1 (the gathered batch-1 kernels) and one at 17 (the batch-wide
+/// kernels, the fused convolution + pooling with its masked tail), each input the right length
+/// for its batch. (Until 2 Dec the targets passed one sample's input as a batch of 2, which
+/// every forward refused: no model was ever run.)
+fn run_batches(net: &dtprune_compact::network::Network, per: usize, value: f32) {
+    for n in [1, 17] {
+        let input = vec![value; n * per];
+        let out = net.forward(&input, n);
+        if let Ok(y) = out {
+            assert_eq!(y.len(), n * net.num_outputs(), "logits of a batch of {n}");
+        }
     }
 }
 
@@ -98,6 +111,5 @@ pub fn compact_model(data: &[u8]) {
     if shapes.iter().any(|s| s.numel() > MAX_RUN_FLOATS) {
         return;
     }
-    let input = vec![0.25f32; shapes[0].numel()];
-    let _ = net.forward(&input, 2);
+    run_batches(&net, shapes[0].numel(), 0.25);
 }
