@@ -307,15 +307,16 @@ pub fn measure_crossover(shape: KernelShape, batches: &[usize]) -> f64 {
             (n, (0..len).map(|_| rng.random::<f32>() - 0.5).collect())
         })
         .collect();
-    let dense_times: Vec<f64> = inputs.iter().map(|(n, x)| time_median(|| run_layer(shape, &Weights::Dense(dense_w.clone()), x, *n))).collect();
+    let dense = TimedLayer::new(shape, Weights::Dense(dense_w));
+    let dense_times: Vec<f64> = inputs.iter().map(|(n, x)| dense.time(x, *n)).collect();
     let mut prev: Option<(f64, f64)> = None; // (density, log ratio)
     let mut crossover = 1.0;
     for &d in &LADDER {
-        let csr = Weights::Csr(Csr::from_dense(&random(&mut rng, d)));
+        let csr = TimedLayer::new(shape, Weights::Csr(Csr::from_dense(&random(&mut rng, d))));
         let log_ratio = inputs
             .iter()
             .zip(&dense_times)
-            .map(|((n, x), td)| (time_median(|| run_layer(shape, &csr, x, *n)) / td).ln())
+            .map(|((n, x), td)| (csr.time(x, *n) / td).ln())
             .sum::<f64>()
             / inputs.len().max(1) as f64;
         if log_ratio >= 0.0 {
@@ -332,33 +333,54 @@ pub fn measure_crossover(shape: KernelShape, batches: &[usize]) -> f64 {
     crossover
 }
 
-/// One call of the kernel a layer of this shape runs with these weights (zero bias): the
-/// product, the convolution, or the convolution fused with its pooling.
-fn run_layer(shape: KernelShape, w: &Weights, x: &[f32], n: usize) {
-    let conv_op = |g: ConvGeom| ConvOp {
-        name: String::new(),
-        geom: g,
-        groups: 1,
-        weight: match w {
-            Weights::Dense(d) => ConvWeights::Dense(d.clone()),
-            Weights::Csr(c) => ConvWeights::Sparse(SparseConv::new(g, c.clone())),
-        },
-        bias: vec![0.0; g.cout],
-    };
-    match shape {
-        KernelShape::Linear { rows, .. } => {
-            let mut y = vec![0f32; rows * n];
-            match w {
-                Weights::Dense(d) => d.matmul_acc(x, n, &mut y),
-                Weights::Csr(c) => c.matmul_acc(x, n, &mut y),
+/// A layer of one shape with one storage, built once (CSR taps decoded, weights in place) so
+/// that only its kernel is timed: the product, the convolution, or the convolution fused with
+/// its pooling at the batches that fuse.
+enum TimedLayer {
+    Linear { rows: usize, weight: Weights },
+    Conv { op: ConvOp, pool: Option<PoolWindow> },
+}
+
+impl TimedLayer {
+    fn new(shape: KernelShape, w: Weights) -> TimedLayer {
+        let conv = |g: ConvGeom, pool| TimedLayer::Conv {
+            op: ConvOp {
+                name: String::new(),
+                geom: g,
+                groups: 1,
+                weight: match &w {
+                    Weights::Dense(d) => ConvWeights::Dense(d.clone()),
+                    Weights::Csr(c) => ConvWeights::Sparse(SparseConv::new(g, c.clone())),
+                },
+                bias: vec![0.0; g.cout],
+            },
+            pool,
+        };
+        match shape {
+            KernelShape::Linear { rows, .. } => TimedLayer::Linear { rows, weight: w.clone() },
+            KernelShape::Conv(g) => conv(g, None),
+            KernelShape::ConvPool { conv: g, pool } => conv(g, Some(pool)),
+        }
+    }
+
+    /// Median seconds per call at batch `n` (the output buffer allocated once, outside).
+    fn time(&self, x: &[f32], n: usize) -> f64 {
+        match self {
+            TimedLayer::Linear { rows, weight } => {
+                let mut y = vec![0f32; rows * n];
+                time_median(|| match weight {
+                    Weights::Dense(d) => d.matmul_acc(x, n, &mut y),
+                    Weights::Csr(c) => c.matmul_acc(x, n, &mut y),
+                })
             }
-        }
-        KernelShape::ConvPool { conv, pool } if fusable(&conv_op(conv), pool, n) => {
-            std::hint::black_box(conv_max_pool(&conv_op(conv), pool, x, n));
-        }
-        KernelShape::Conv(g) | KernelShape::ConvPool { conv: g, .. } => {
-            let mut y = vec![0f32; g.cout * n * g.out_h() * g.out_w()];
-            conv_op(g).forward_acc(x, n, &mut y);
+            TimedLayer::Conv { op, pool: Some(pool) } if fusable(op, *pool, n) => {
+                time_median(|| drop(std::hint::black_box(conv_max_pool(op, *pool, x, n))))
+            }
+            TimedLayer::Conv { op, .. } => {
+                let g = op.geom;
+                let mut y = vec![0f32; g.cout * n * g.out_h() * g.out_w()];
+                time_median(|| op.forward_acc(x, n, &mut y))
+            }
         }
     }
 }

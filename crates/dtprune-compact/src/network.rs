@@ -263,9 +263,7 @@ impl Network {
         let shapes = self.shapes();
         // Each value lives until its last reader; an in-place op takes its input's buffer when
         // it is that last reader (in a chain: always, so no activation is ever copied).
-        let mut uses = vec![0usize; shapes.len()];
-        self.inputs.iter().flatten().for_each(|&s| uses[s] += 1);
-        uses[self.output] += 1;
+        let mut uses = self.readers();
         let mut acts: Vec<Option<Vec<f32>>> = vec![None; shapes.len()];
         acts[0] = Some(transpose(x, n, per));
         let mut layout = since(started);
@@ -315,24 +313,36 @@ impl Network {
         Ok(logits)
     }
 
-    /// The pooling window of op `i + 1` when op `i` (a convolution) computes it too: the pool
-    /// is the convolution's only reader (`uses` counts readers per slot) and the pair is one
-    /// [`conv_pool::fusable`] takes at batch `n`.
-    fn pool_fused_after(&self, i: usize, n: usize, uses: &[usize]) -> Option<PoolWindow> {
-        let (Op::Conv(conv), Some(Op::MaxPool { kernel, stride })) = (&self.ops[i], self.ops.get(i + 1)) else {
-            return None;
-        };
-        let window = PoolWindow { kernel: *kernel, stride: *stride };
-        (self.inputs[i + 1] == [i + 1] && uses[i + 1] == 1 && fusable(conv, window, n)).then_some(window)
+    /// Readers of every slot (the output counts as one).
+    pub(crate) fn readers(&self) -> Vec<usize> {
+        let mut uses = vec![0usize; self.ops.len() + 1];
+        self.inputs.iter().flatten().for_each(|&s| uses[s] += 1);
+        uses[self.output] += 1;
+        uses
+    }
+
+    /// The window of the max pooling at op `i + 1` when op `i` is a convolution and that
+    /// pooling is its only reader (`readers` as [`Network::readers`] gives them): a pair a
+    /// kernel may compute in one pass (the f32 one here, the int8 one in `quant/network.rs`).
+    pub(crate) fn sole_pool_after(&self, i: usize, readers: &[usize]) -> Option<PoolWindow> {
+        match (&self.ops[i], self.ops.get(i + 1)) {
+            (Op::Conv(_), Some(Op::MaxPool { kernel, stride })) if self.inputs[i + 1] == [i + 1] && readers[i + 1] == 1 => {
+                Some(PoolWindow { kernel: *kernel, stride: *stride })
+            }
+            _ => None,
+        }
+    }
+
+    /// [`Network::sole_pool_after`], when [`conv_pool::fusable`] takes the pair at batch `n`.
+    fn pool_fused_after(&self, i: usize, n: usize, readers: &[usize]) -> Option<PoolWindow> {
+        let Op::Conv(conv) = &self.ops[i] else { return None };
+        self.sole_pool_after(i, readers).filter(|&w| fusable(conv, w, n))
     }
 
     /// Whether op `i` is a pooling that the convolution before it computes at batch `n` (its
     /// time then counts in the convolution's; the per-op table says so).
     pub fn fused_into_previous(&self, i: usize, n: usize) -> bool {
-        let mut uses = vec![0usize; self.ops.len() + 1];
-        self.inputs.iter().flatten().for_each(|&s| uses[s] += 1);
-        uses[self.output] += 1;
-        i > 0 && self.pool_fused_after(i - 1, n, &uses).is_some()
+        i > 0 && self.pool_fused_after(i - 1, n, &self.readers()).is_some()
     }
 
     /// Forward pass from u8 pixels through the graph's preprocessing.

@@ -143,9 +143,7 @@ fn walk(
         return Err(CompactError::Input(format!("input has {} values, expected {n} samples x {per}", x.len())));
     }
     let shapes = net.shapes();
-    let mut uses = vec![0usize; shapes.len()];
-    net.inputs.iter().flatten().for_each(|&s| uses[s] += 1);
-    uses[net.output] += 1;
+    let mut uses = net.readers();
     let mut acts: Vec<Option<Vec<f32>>> = vec![None; shapes.len()];
     // The input's only reader, looking through layout-free ops (flatten, identity) with one
     // reader each: when it is a quantised layer it takes the sample-major input directly.
@@ -156,14 +154,7 @@ fn walk(
         reader = net.inputs.iter().position(|ins| ins.contains(&(i + 1)));
     }
     // The pooling each convolution may compute with itself: the next op, its only reader.
-    let pools: Vec<Option<PoolWindow>> = (0..net.ops.len())
-        .map(|i| match (&net.ops[i], net.ops.get(i + 1)) {
-            (Op::Conv(_), Some(Op::MaxPool { kernel, stride })) if net.inputs[i + 1] == [i + 1] && uses[i + 1] == 1 => {
-                Some(PoolWindow { kernel: *kernel, stride: *stride })
-            }
-            _ => None,
-        })
-        .collect();
+    let pools: Vec<Option<PoolWindow>> = (0..net.ops.len()).map(|i| net.sole_pool_after(i, &uses)).collect();
     let pool_after = |i: usize| pools[i];
     let mut early = match reader {
         Some(i) if matches!(net.ops[i], Op::Conv(_) | Op::Linear(_)) => first(i, x, pool_after(i)).map(|y| (i, y)),
