@@ -1,6 +1,7 @@
 //! `dtprune`: train with dynamic threshold pruning, compact, benchmark, inspect and report.
 
 mod bench_train;
+mod compact_recurrent;
 mod quantize;
 mod config_file;
 mod distill;
@@ -333,6 +334,17 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Compact { run, crossover, reference, quantize, activations, calibration, calibration_seed } => {
+            if dtprune_compact::recurrent::is_recurrent_graph(&run.join("graph.json")) {
+                if quantize.is_some() {
+                    bail!("--quantize int8 does not take recurrent models yet (lstm, gru); compact without it");
+                }
+                println!("{}", compact(&run, crossover)?);
+                if let Some(n) = reference {
+                    let path = compact_recurrent::write_reference(&run, n)?;
+                    println!("wrote {} ({n} test sequences, the compact and the masked model's logits)", path.display());
+                }
+                return Ok(());
+            }
             // The reference and calibration images are checked before anything is written.
             let reference_images = reference.map(|n| reference_images(&run, n)).transpose()?;
             let calibration = match quantize {
@@ -376,7 +388,11 @@ fn run(cli: Cli) -> Result<()> {
             // onnxruntime, the baseline, through `$DTPRUNE_PYTHON` (a skip line without it).
             let python = std::env::var("DTPRUNE_PYTHON").unwrap_or_else(|_| "python3".into());
             let opts = dtprune_compact::BenchOptions { batches: batch, onnxruntime_python: Some(python), ..Default::default() };
-            let report = dtprune_compact::bench_run_dir(&run, &opts)?;
+            let report = if dtprune_compact::recurrent::is_recurrent_graph(&run.join("graph.json")) {
+                dtprune_compact::recurrent::bench::bench_run_dir(&run, &opts)?
+            } else {
+                dtprune_compact::bench_run_dir(&run, &opts)?
+            };
             println!("{report}");
             Ok(())
         }
@@ -536,8 +552,8 @@ fn train(a: TrainArgs) -> Result<()> {
     let run = dtprune_report::Run::load(&out)?;
     dtprune_report::write_run_metrics_csv(&out)?;
     dtprune_report::write_run_plots(&run, &out.join("plots"))?;
-    // Models with ops compaction does not read yet (recurrent layers, embeddings) keep the
-    // masked model only.
+    // Models with ops compaction does not read yet (embeddings, attention) keep the masked
+    // model only.
     let lacking = dtprune_train::model_graph::unsupported_ops(&out.join("graph.json"));
     let compact_report = if a.no_compact || !lacking.is_empty() { None } else { Some(compact(&out, None)?) };
 
@@ -557,13 +573,8 @@ fn train(a: TrainArgs) -> Result<()> {
                 println!("compact model      not yet: compaction does not read {}", lacking.join(", "));
             }
             if let Some(r) = compact_report {
-                println!(
-                    "compact model      {} -> {} parameter bytes ({:.1}x smaller), {} units removed",
-                    r.original_param_bytes,
-                    r.compact_param_bytes,
-                    r.original_param_bytes as f64 / r.compact_param_bytes.max(1) as f64,
-                    r.structure.removed_units()
-                );
+                let (from, to) = r.param_bytes();
+                println!("compact model      {from} -> {to} parameter bytes ({:.1}x smaller), {} units removed", from as f64 / to.max(1) as f64, r.removed_units());
             }
         }
     }
@@ -582,13 +593,48 @@ fn reference_images(run: &Path, n: usize) -> Result<(Vec<u8>, usize)> {
     Ok((splits.test.first(n).images().to_vec(), n))
 }
 
-fn compact(run: &Path, crossover: Option<f64>) -> Result<CompactSummary> {
+/// What `dtprune compact` made of a run: a layer-graph model or a recurrent one.
+enum Compaction {
+    Layers(CompactSummary),
+    Recurrent(Box<compact_recurrent::RecurrentSummary>),
+}
+
+impl Compaction {
+    /// Parameter bytes before and after.
+    fn param_bytes(&self) -> (usize, usize) {
+        match self {
+            Compaction::Layers(c) => (c.report.original_param_bytes, c.report.compact_param_bytes),
+            Compaction::Recurrent(r) => (r.compacted.report.original_param_bytes, r.compacted.report.compact_param_bytes),
+        }
+    }
+
+    fn removed_units(&self) -> usize {
+        match self {
+            Compaction::Layers(c) => c.report.structure.removed_units(),
+            Compaction::Recurrent(r) => r.compacted.report.removed_units(),
+        }
+    }
+}
+
+impl std::fmt::Display for Compaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Compaction::Layers(c) => c.fmt(f),
+            Compaction::Recurrent(r) => r.fmt(f),
+        }
+    }
+}
+
+fn compact(run: &Path, crossover: Option<f64>) -> Result<Compaction> {
     let mut opts = dtprune_compact::CompactOptions::default();
     if let Some(x) = crossover {
         if !(0.0..=1.01).contains(&x) {
             bail!("--crossover {x} is out of range; valid range is [0, 1.01]");
         }
         opts.crossover = dtprune_compact::Crossover::Fixed(x);
+    }
+    if dtprune_compact::recurrent::is_recurrent_graph(&run.join("graph.json")) {
+        return Ok(Compaction::Recurrent(Box::new(compact_recurrent::compact(run, &opts)?)));
     }
     let (c, files) = dtprune_compact::compact_run_dir(run, &opts).map_err(|e| {
         let graph = run.join("graph.json");
@@ -601,7 +647,7 @@ fn compact(run: &Path, crossover: Option<f64>) -> Result<CompactSummary> {
             ),
         }
     })?;
-    Ok(CompactSummary { report: c.report, files })
+    Ok(Compaction::Layers(CompactSummary { report: c.report, files }))
 }
 
 struct CompactSummary {

@@ -1,7 +1,10 @@
 //! Speech and tables end to end: `lstm` and `gru` on real FSDD recordings and `tabular-mlp` on
 //! real UCI Adult rows train and prune through `dtprune train` (masks enforced, history and
-//! summary written), re-evaluate with `dtprune eval`, report, and `dtprune compact` says
-//! clearly that it cannot compact their ops yet. Plus the errors of mixing kinds and of bad
+//! summary written), re-evaluate with `dtprune eval` and report. The recurrent runs compact:
+//! dead hidden units cut out, the compact model's predictions checked against the masked one
+//! on the whole test split, its PyTorch-named file run by numpy and its ONNX export by
+//! onnxruntime (`recurrent_forward.py`), and `dtprune bench` times it; `tabular-mlp`'s
+//! compaction says clearly which ops it lacks. Plus the errors of mixing kinds and of bad
 //! data-set options. The data are the shared copies (`../shared/datasets/`); a test skips
 //! with a printed reason when its copy is absent.
 
@@ -25,7 +28,7 @@ fn shared(dir: &str) -> Option<PathBuf> {
 const SPEECH: &[&str] = &["-D", "hop=160", "-D", "frames=50", "--val-size", "300", "--train-limit", "2000", "--epochs", "3", "--lr", "0.01", "--quiet"];
 
 #[test]
-fn lstm_trains_prunes_evaluates_and_compact_says_what_it_lacks() {
+fn lstm_trains_prunes_evaluates_and_compacts() {
     let Some(fsdd) = shared("fsdd") else { return };
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("lstm");
@@ -59,8 +62,34 @@ fn lstm_trains_prunes_evaluates_and_compact_says_what_it_lacks() {
     run_ok(&["report", out, "-o", html.to_str().unwrap()]);
     assert!(html.is_file());
 
-    let err = run_fail(&["compact", "--run", out]);
-    assert!(err.contains("graph.json: compaction does not support this model's ops yet (lstm, last_valid)"), "{err}");
+    // Training compacted the run already; again with a reference set for the outside checks.
+    assert!(run.join("compact.json").is_file() && run.join("compact.safetensors").is_file());
+    let c = run_ok(&["compact", "--run", out, "--reference", "40"]);
+    assert!(c.contains("argmax of compact = masked on 300/300"), "{c}");
+    assert!(c.contains("rnn.0.hidden_transform") && c.contains("PyTorch nn.LSTM names"), "{c}");
+    let doc = read_json(&run.join("compact.json"));
+    assert_eq!(doc["format"], "dtprune-compact-recurrent");
+    assert_eq!(doc["gate_order"], serde_json::json!(["i", "f", "g", "o"]));
+    check_outside(&run);
+}
+
+/// Exports both ONNX models and runs `recurrent_forward.py` (numpy on the PyTorch-named file,
+/// onnxruntime on the ONNX files) against the reference logits.
+fn check_outside(run: &std::path::Path) {
+    let out = run.to_str().unwrap();
+    run_ok(&["export", "--run", out, "--format", "onnx"]);
+    run_ok(&["export", "--run", out, "--format", "onnx", "--compact"]);
+    let Some(py) = common::python_with_numpy("recurrent_forward.py") else { return };
+    let script = repo_root().join("crates/dtprune-compact/tests/recurrent_forward.py");
+    let o = std::process::Command::new(&py).arg(&script).arg(run).output().expect("run python");
+    let (so, se) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "recurrent_forward.py failed:\n{so}\n{se}");
+    assert!(so.contains("numpy") && so.contains("argmax agree: True"), "{so}");
+    if std::env::var_os("CI").is_some() {
+        // .ci/run installs onnxruntime: both graphs must have run.
+        assert!(so.contains("model.onnx: 40 sequences") && so.contains("compact.onnx: 40 sequences"), "{so}");
+    }
+    println!("{}", so.trim());
 }
 
 #[test]
@@ -69,7 +98,8 @@ fn gru_learns_fsdd_with_dynamic_pruning() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("gru");
     let (data, out) = (fsdd.to_str().unwrap(), run.to_str().unwrap());
-    let mut args = vec!["train", "--model", "gru", "-M", "hidden=32", "--dataset", "fsdd", "--data-dir", data];
+    // Two stacked layers: the compact form and the ONNX graph chain them.
+    let mut args = vec!["train", "--model", "gru", "-M", "hidden=32", "-M", "layers=2", "--dataset", "fsdd", "--data-dir", data];
     args.extend_from_slice(SPEECH);
     args.extend_from_slice(&["--policy", "distribution", "--out", out]);
     run_ok(&args);
@@ -77,6 +107,13 @@ fn gru_learns_fsdd_with_dynamic_pruning() {
     assert!(num(&s, "test_accuracy") > 0.45, "{s}");
     assert!(num(&s, "sparsity") > 0.2, "{s}");
     check_masks_enforced(&run);
+    let c = run_ok(&["compact", "--run", out, "--crossover", "0.9", "--reference", "40"]);
+    assert!(c.contains("argmax of compact = masked on 300/300") && c.contains("rnn.1.input_transform"), "{c}");
+    check_outside(&run);
+    // The benchmark runs both models (no timing is asserted: the figures are BENCHMARKS.md's).
+    let b = run_ok(&["bench", "--run", out, "--batch", "1", "--batch", "4"]);
+    assert!(b.contains("argmax agree: true"), "{b}");
+    assert!(b.lines().any(|l| l.trim_start().starts_with("1 |")), "{b}");
 }
 
 #[test]

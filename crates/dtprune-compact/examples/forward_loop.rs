@@ -13,7 +13,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let dir = std::path::Path::new(dir);
     type Forward = Box<dyn Fn(&[f32], usize) -> dtprune_compact::Result<Vec<f32>>>;
+    let recurrent = dtprune_compact::recurrent::is_recurrent_graph(&dir.join("graph.json"));
     let (per, forward): (usize, Forward) = match which.as_str() {
+        // Recurrent runs: every frame valid, as `dtprune bench` times them.
+        "dense" if recurrent => {
+            let net = dtprune_compact::recurrent::RecurrentModel::load_run(dir)?.dense_network();
+            (net.frames * net.features, Box::new(move |x, n| net.forward_full(x, n)))
+        }
+        "compact" if recurrent => {
+            let net = dtprune_compact::recurrent::export::load(dir)?.1;
+            (net.frames * net.features, Box::new(move |x, n| net.forward_full(x, n)))
+        }
         "dense" => {
             let net = dtprune_compact::load_run(dir)?.dense_network()?;
             (net.input.numel(), Box::new(move |x, n| net.forward(x, n)))

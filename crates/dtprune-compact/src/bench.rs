@@ -51,7 +51,7 @@ pub struct Timing {
     pub median_s: f64,
     pub min_s: f64,
     pub max_s: f64,
-    /// Samples (images) per second at the median.
+    /// Samples (images, sequences) per second at the median.
     pub throughput: f64,
 }
 
@@ -130,7 +130,7 @@ fn time(net: &Network, x: &[f32], n: usize, o: &BenchOptions) -> Result<Timing> 
 }
 
 /// [`time`] of any forward function (the int8 network's, `bench_int8.rs`).
-pub(crate) fn time_fn(forward: impl Fn(&[f32], usize) -> Result<Vec<f32>>, x: &[f32], n: usize, o: &BenchOptions) -> Result<Timing> {
+pub fn time_fn(forward: impl Fn(&[f32], usize) -> Result<Vec<f32>>, x: &[f32], n: usize, o: &BenchOptions) -> Result<Timing> {
     for _ in 0..o.warmup {
         forward(x, n)?;
     }
@@ -291,6 +291,9 @@ impl std::fmt::Display for BenchReport {
             "threads: {}; kernels: {}; max |dense-compact| logit diff {:.2e}; argmax agree: {}",
             self.threads, self.kernels, self.max_abs_logit_diff, self.argmax_agree
         )?;
+        if self.layers.is_empty() {
+            return Ok(());
+        }
         write!(f, "per op at batch {} (median ms):", self.layers_batch)?;
         for l in &self.layers {
             write!(
@@ -312,7 +315,7 @@ impl BenchReport {
         writeln!(
             f,
             "{:>6} | {:>12} {:>12} | {:>12} {:>12} | {:>8}",
-            "batch", "dense ms", "compact ms", "dense img/s", "compact img/s", "speedup"
+            "batch", "dense ms", "compact ms", "dense item/s", "compact item/s", "speedup"
         )?;
         writeln!(f, "{}", "-".repeat(78))?;
         for r in &self.rows {

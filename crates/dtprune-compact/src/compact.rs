@@ -22,6 +22,7 @@ use crate::graph::Layer;
 use crate::model::{weight_shape, DenseModel};
 use crate::network::{ConvOp, ConvWeights, Network, Weights};
 use crate::sparse::{Csr, SparseConv};
+use crate::sliced::SlicedCsr;
 use crate::structure::{remove_dead_structure, StructureReport};
 
 /// How to choose each layer's storage.
@@ -67,6 +68,12 @@ pub enum KernelShape {
         cols: usize,
     },
     Conv(ConvGeom),
+    /// `W[rows, cols]` with `cols ≤ sliced::MAX_COLS` in a recurrent layer: at batch 1 its CSR
+    /// form runs through the sliced kernel ([`crate::sliced`]), so that is what is timed there.
+    SlicedLinear {
+        rows: usize,
+        cols: usize,
+    },
     /// A convolution whose only reader is a max pooling: at batches the fused kernel takes
     /// (`conv_pool::fusable`) both storages are timed through it, since that is what runs.
     ConvPool { conv: ConvGeom, pool: PoolWindow },
@@ -281,7 +288,7 @@ pub fn measure_crossover(shape: KernelShape, batches: &[usize]) -> f64 {
     }
     let mut rng = ChaCha8Rng::seed_from_u64(0x5eed);
     let (rows, cols) = match shape {
-        KernelShape::Linear { rows, cols } => (rows, cols),
+        KernelShape::Linear { rows, cols } | KernelShape::SlicedLinear { rows, cols } => (rows, cols),
         KernelShape::Conv(g) | KernelShape::ConvPool { conv: g, .. } => (g.cout, g.k()),
     };
     let random = |rng: &mut ChaCha8Rng, d: f64| -> DenseMat {
@@ -301,7 +308,7 @@ pub fn measure_crossover(shape: KernelShape, batches: &[usize]) -> f64 {
         .iter()
         .map(|&n| {
             let len = match shape {
-                KernelShape::Linear { cols, .. } => cols * n,
+                KernelShape::Linear { cols, .. } | KernelShape::SlicedLinear { cols, .. } => cols * n,
                 KernelShape::Conv(g) | KernelShape::ConvPool { conv: g, .. } => g.cin * n * g.h * g.w,
             };
             (n, (0..len).map(|_| rng.random::<f32>() - 0.5).collect())
@@ -337,7 +344,7 @@ pub fn measure_crossover(shape: KernelShape, batches: &[usize]) -> f64 {
 /// that only its kernel is timed: the product, the convolution, or the convolution fused with
 /// its pooling at the batches that fuse.
 enum TimedLayer {
-    Linear { rows: usize, weight: Weights },
+    Linear { rows: usize, weight: Weights, sliced: Option<SlicedCsr> },
     Conv { op: ConvOp, pool: Option<PoolWindow> },
 }
 
@@ -357,7 +364,14 @@ impl TimedLayer {
             pool,
         };
         match shape {
-            KernelShape::Linear { rows, .. } => TimedLayer::Linear { rows, weight: w.clone() },
+            KernelShape::Linear { rows, .. } => TimedLayer::Linear { rows, weight: w.clone(), sliced: None },
+            KernelShape::SlicedLinear { rows, .. } => {
+                let sliced = match &w {
+                    Weights::Csr(c) => SlicedCsr::from_csr(c),
+                    Weights::Dense(_) => None,
+                };
+                TimedLayer::Linear { rows, weight: w.clone(), sliced }
+            }
             KernelShape::Conv(g) => conv(g, None),
             KernelShape::ConvPool { conv: g, pool } => conv(g, Some(pool)),
         }
@@ -366,12 +380,13 @@ impl TimedLayer {
     /// Median seconds per call at batch `n` (the output buffer allocated once, outside).
     fn time(&self, x: &[f32], n: usize) -> f64 {
         match self {
-            TimedLayer::Linear { rows, weight } => {
+            TimedLayer::Linear { rows, sliced: Some(s), .. } if n == 1 => {
+                let mut y = vec![0f32; *rows];
+                time_median(|| s.matvec_acc(x, &mut y))
+            }
+            TimedLayer::Linear { rows, weight, .. } => {
                 let mut y = vec![0f32; rows * n];
-                time_median(|| match weight {
-                    Weights::Dense(d) => d.matmul_acc(x, n, &mut y),
-                    Weights::Csr(c) => c.matmul_acc(x, n, &mut y),
-                })
+                time_median(|| weight.matmul_acc(x, n, &mut y))
             }
             TimedLayer::Conv { op, pool: Some(pool) } if fusable(op, *pool, n) => {
                 time_median(|| drop(std::hint::black_box(conv_max_pool(op, *pool, x, n))))

@@ -14,7 +14,10 @@
 //!    (`tests/numpy_forward.py` proves it);
 //! 5. [`onnx`] writes either model as an ONNX graph (`model.onnx`, `compact.onnx`) for
 //!    onnxruntime, the baseline `dtprune bench` measures against;
-//! 6. [`bench`] and [`inspect`] back `dtprune bench` and `dtprune inspect`.
+//! 6. [`bench`] and [`inspect`] back `dtprune bench` and `dtprune inspect`;
+//! 7. [`recurrent`] does the same for LSTM/GRU classifiers (dead hidden units cut out of every
+//!    gate, native step kernels, PyTorch-named files, ONNX `LSTM`/`GRU` graphs), with the
+//!    batch-1 sparse products of [`sliced`].
 //!
 //! No Burn dependency: this crate is the deployment side.
 //!
@@ -45,7 +48,9 @@ pub mod onnxruntime_bench;
 mod packed_gemm;
 pub mod pool;
 pub mod quant;
+pub mod recurrent;
 pub mod simd;
+pub mod sliced;
 pub mod sparse;
 pub mod structure;
 pub mod synth;

@@ -46,6 +46,13 @@ impl Weights {
             Weights::Csr(_) => "csr",
         }
     }
+    /// `Y[rows, n] += W · X[cols, n]` with the storage's kernel.
+    pub fn matmul_acc(&self, x: &[f32], n: usize, y: &mut [f32]) {
+        match self {
+            Weights::Dense(w) => w.matmul_acc(x, n, y),
+            Weights::Csr(w) => w.matmul_acc(x, n, y),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -364,10 +371,7 @@ impl Network {
             }
             (Op::Linear(l), Shape::Features(_)) => {
                 let mut y = broadcast_bias(&l.bias, n);
-                match &l.weight {
-                    Weights::Dense(w) => w.matmul_acc(x, n, &mut y),
-                    Weights::Csr(w) => w.matmul_acc(x, n, &mut y),
-                }
+                l.weight.matmul_acc(x, n, &mut y);
                 y
             }
             (Op::MaxPool { kernel, stride }, Shape::Image { h, w, .. }) => max_pool(x, [h, w], n, *kernel, *stride),
@@ -402,7 +406,7 @@ impl Op {
 /// into. Written once, without zeroing first; at batch 1 (`per` = 1) this is a plain copy of
 /// the bias, where a zeroed buffer filled row by row cost a call per single-value row (a
 /// measurable share of a 4 µs LeNet-300 pass).
-fn broadcast_bias(bias: &[f32], per: usize) -> Vec<f32> {
+pub(crate) fn broadcast_bias(bias: &[f32], per: usize) -> Vec<f32> {
     if per == 1 {
         return bias.to_vec();
     }

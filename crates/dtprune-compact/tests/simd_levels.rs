@@ -1,8 +1,8 @@
 //! Every copy of the kernels against a plain reference. The copy is fixed per process (chosen
 //! once from the CPU, capped by `DTPRUNE_SIMD`), so the driver test re-runs this test binary's
 //! worker test once per level the CPU has, with `DTPRUNE_SIMD` set; the worker compares the f32
-//! CSR, sparse-convolution, dense and fused convolution + pooling kernels and the int8 row
-//! kernel with naive loops.
+//! CSR, sparse-convolution, dense and fused convolution + pooling kernels, the int8 row
+//! kernel and the recurrent step kernels with naive loops.
 
 use std::process::Command;
 
@@ -10,6 +10,7 @@ use dtprune_compact::conv_pool::{conv_max_pool, PoolWindow};
 use dtprune_compact::dense::{ConvGeom, DenseMat};
 use dtprune_compact::network::{ConvOp, ConvWeights};
 use dtprune_compact::quant::kernels::{qrow, qrow_ref, QRows};
+use dtprune_compact::recurrent::cell::{gru_step, lstm_step};
 use dtprune_compact::simd::{detected_level, level, SimdLevel};
 use dtprune_compact::sparse::{Csr, SparseConv};
 
@@ -114,6 +115,26 @@ fn worker_kernels_match_naive_loops() {
             assert_eq!(a, b, "int8 row {r} batch {n} at {}", level().name());
         }
     }
+    // The recurrent step kernels (vectorised sigmoid/tanh) against libm, 37 values per gate.
+    let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
+    let pre = |k: usize, len: usize| -> Vec<f32> { (0..len).map(|i| val(i + k, 41) * 12.0).collect() };
+    let (px, ph, c0, h0) = (pre(1, 4 * 37), pre(2, 4 * 37), pre(3, 37), pre(4, 37));
+    let (mut c, mut h) = (c0.clone(), h0.clone());
+    lstm_step(&px, &ph, &mut c, &mut h);
+    let a = |g: usize, j: usize| px[g * 37 + j] + ph[g * 37 + j];
+    let c_want: Vec<f32> = (0..37).map(|j| sig(a(1, j)) * c0[j] + sig(a(0, j)) * a(2, j).tanh()).collect();
+    let h_want: Vec<f32> = (0..37).map(|j| sig(a(3, j)) * c_want[j].tanh()).collect();
+    close(&c, &c_want, "lstm cell state");
+    close(&h, &h_want, "lstm hidden state");
+    let mut h = h0.clone();
+    gru_step(&px[..3 * 37], &ph[..3 * 37], &mut h);
+    let want: Vec<f32> = (0..37)
+        .map(|j| {
+            let (r, z) = (sig(a(0, j)), sig(a(1, j)));
+            (1.0 - z) * (px[74 + j] + r * ph[74 + j]).tanh() + z * h0[j]
+        })
+        .collect();
+    close(&h, &want, "gru hidden state");
     eprintln!("kernels at level {} match the naive loops", level().name());
 }
 

@@ -1,6 +1,7 @@
 //! What a model says about its layers: a layer graph `dtprune-compact` reads ([`Graph`]:
-//! checked against the parameters, compacted), or — for models with ops compaction does not
-//! read yet (recurrent layers, embedding tables) — a plain node list ([`NodeGraph`]) in the
+//! checked against the parameters, compacted), or — for recurrent classifiers (compacted by
+//! `dtprune_compact::recurrent`) and models with ops compaction does not read yet (embedding
+//! tables, attention) — a plain node list ([`NodeGraph`]) in the
 //! DAG form of `graph.json` version 2 (`id`, `op`, `inputs`, the op's sizes, its parameter
 //! tensors). `dtprune compact` on such a run says which ops it lacks instead of failing
 //! obscurely ([`unsupported_ops`]).
@@ -41,8 +42,9 @@ impl From<NodeGraph> for ModelGraph {
 }
 
 /// The ops of [`NodeGraph`]s that no compaction reads yet; a run whose `graph.json` holds one
-/// cannot be compacted (its masked `model.safetensors` is the result).
-pub const OPS_WITHOUT_COMPACTION: &[&str] = &["lstm", "gru", "embedding", "last_valid", "concat", "self_attention", "stream_norm", "mean_pool"];
+/// cannot be compacted (its masked `model.safetensors` is the result). `lstm`, `gru` and
+/// `last_valid` are read by `dtprune_compact::recurrent`.
+pub const OPS_WITHOUT_COMPACTION: &[&str] = &["embedding", "concat", "self_attention", "stream_norm", "mean_pool"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeGraph {

@@ -14,6 +14,9 @@ struct Node {
     name: String,
     inputs: Vec<String>,
     output: String,
+    /// Optional outputs left out before `output` (ONNX names them ""): an LSTM's `Y_h` is its
+    /// second output.
+    skipped_outputs: usize,
     attrs: Vec<Msg>,
 }
 
@@ -48,11 +51,23 @@ impl GraphBuilder {
         name
     }
 
+    /// Adds an int64 initialiser; returns its (unique) name.
+    pub fn initializer_i64(&mut self, name: &str, dims: &[usize], data: &[i64]) -> String {
+        let name = self.fresh(name);
+        self.initializers.push(proto::tensor_i64(&name, dims, data));
+        name
+    }
+
     /// Adds a node with one output named after `name`; returns the output's name.
     pub fn node(&mut self, op_type: &'static str, name: &str, inputs: &[String], attrs: Vec<Msg>) -> String {
+        self.node_output_at(op_type, name, inputs, attrs, 0)
+    }
+
+    /// [`Self::node`] keeping only the node's output number `index` (the ones before it unused).
+    pub fn node_output_at(&mut self, op_type: &'static str, name: &str, inputs: &[String], attrs: Vec<Msg>, index: usize) -> String {
         let name = self.fresh(name);
         let output = self.fresh(&format!("{name}_out"));
-        self.nodes.push(Node { op_type, name, inputs: inputs.to_vec(), output: output.clone(), attrs });
+        self.nodes.push(Node { op_type, name, inputs: inputs.to_vec(), output: output.clone(), skipped_outputs: index, attrs });
         output
     }
 
@@ -66,7 +81,8 @@ impl GraphBuilder {
             .iter()
             .map(|n| {
                 let inputs: Vec<String> = n.inputs.iter().map(rename).collect();
-                proto::node(n.op_type, &n.name, &inputs, std::slice::from_ref(&n.output), &n.attrs)
+                let outputs: Vec<String> = std::iter::repeat_n(String::new(), n.skipped_outputs).chain([n.output.clone()]).collect();
+                proto::node(n.op_type, &n.name, &inputs, &outputs, &n.attrs)
             })
             .collect();
         proto::graph(&GraphParts {

@@ -14,9 +14,9 @@
 //! The protobuf is written directly (`proto.rs`, on `dtprune-protobuf`): the five messages a
 //! model needs are short, and the crate stays free of protoc, prost and Burn.
 
-mod builder;
+pub(crate) mod builder;
 pub mod ops;
-mod proto;
+pub(crate) mod proto;
 
 use std::path::{Path, PathBuf};
 
@@ -127,18 +127,15 @@ pub struct OnnxFile {
 /// to `out` or to `model.onnx` / `compact.onnx` in the run directory. The compact variant reads
 /// the exported compact model (`dtprune compact` first).
 pub fn export_run(dir: &Path, variant: Variant, out: Option<&Path>) -> Result<OnnxFile> {
-    let (model, net) = match variant {
-        Variant::Dense => {
-            let m = load_run(dir)?;
-            let net = m.dense_network()?;
-            (m.graph.model, net)
-        }
-        Variant::Compact => {
-            let (doc, net) = load_compact(dir)?;
-            (doc.model, net)
-        }
+    let bytes = if crate::recurrent::is_recurrent_graph(&dir.join(crate::model::GRAPH_FILE)) {
+        let net = match variant {
+            Variant::Dense => crate::recurrent::RecurrentModel::load_run(dir)?.dense_network(),
+            Variant::Compact => crate::recurrent::export::load(dir)?.1,
+        };
+        crate::recurrent::onnx::to_onnx(&net, variant)
+    } else {
+        layer_graph_onnx(dir, variant)?
     };
-    let bytes = to_onnx(&net, &model, variant);
     let path = out.map(Path::to_path_buf).unwrap_or_else(|| dir.join(variant.default_file()));
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
@@ -151,6 +148,22 @@ pub fn export_run(dir: &Path, variant: Variant, out: Option<&Path>) -> Result<On
     }
     crate::tensor_io::write_atomic(&path, &bytes)?;
     Ok(OnnxFile { path, bytes: bytes.len() as u64, variant })
+}
+
+/// The ONNX bytes of a layer-graph run's dense or compact model.
+fn layer_graph_onnx(dir: &Path, variant: Variant) -> Result<Vec<u8>> {
+    let (model, net) = match variant {
+        Variant::Dense => {
+            let m = load_run(dir)?;
+            let net = m.dense_network()?;
+            (m.graph.model, net)
+        }
+        Variant::Compact => {
+            let (doc, net) = load_compact(dir)?;
+            (doc.model, net)
+        }
+    };
+    Ok(to_onnx(&net, &model, variant))
 }
 
 #[cfg(test)]

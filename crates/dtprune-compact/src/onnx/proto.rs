@@ -20,6 +20,8 @@ use dtprune_protobuf::Msg;
 
 /// `TensorProto.DataType.FLOAT`.
 pub const FLOAT: i32 = 1;
+/// `TensorProto.DataType.INT64`.
+pub const INT64: i32 = 7;
 /// `AttributeProto.AttributeType` values.
 const ATTR_FLOAT: i32 = 1;
 const ATTR_INT: i32 = 2;
@@ -39,6 +41,16 @@ pub fn tensor_f32(name: &str, dims: &[usize], data: &[f32]) -> Msg {
     let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
     let mut m = Msg::new();
     m.packed_int64s(1, &dims).int32(2, FLOAT).string(8, name).bytes(9, &raw);
+    m
+}
+
+/// An int64 initialiser (axes, shapes).
+pub fn tensor_i64(name: &str, dims: &[usize], data: &[i64]) -> Msg {
+    debug_assert_eq!(dims.iter().product::<usize>(), data.len());
+    let dims: Vec<i64> = dims.iter().map(|&d| d as i64).collect();
+    let raw: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let mut m = Msg::new();
+    m.packed_int64s(1, &dims).int32(2, INT64).string(8, name).bytes(9, &raw);
     m
 }
 

@@ -94,6 +94,34 @@ impl SpeechData {
     }
 }
 
+impl SpeechData {
+    /// `[n, frames, features]`, standardised, padded frames included.
+    pub fn features(&self) -> &[f32] {
+        &self.features
+    }
+    /// Valid frames of each item (at least 1).
+    pub fn lengths(&self) -> &[usize] {
+        &self.lengths
+    }
+    pub fn labels(&self) -> &[i64] {
+        &self.labels
+    }
+    pub fn frames(&self) -> usize {
+        self.frames
+    }
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// The test split of a speech data set, standardised with its training split's statistics
+    /// exactly as the trainer feeds it (what a deployed recurrent model must be checked on).
+    pub fn test_split(data: &Dataset) -> Result<Self, TrainError> {
+        let (splits, _) = speech(data)?;
+        let (mean, std) = frame_statistics(&splits.train);
+        Ok(Self::new(&splits.test, splits.test.len(), (&mean, &std)))
+    }
+}
+
 fn speech(data: &Dataset) -> Result<(&dtprune_data::speech::SpeechSplits, &SpeechSet), TrainError> {
     match &data.splits {
         Splits::Speech { splits, val } => Ok((splits, val)),

@@ -154,6 +154,45 @@ mod tests {
         dead_unit_removed_gives_the_same_outputs::<GruClassifier>("gru");
     }
 
+    /// dtprune-compact's native recurrent kernels (what `dtprune compact` deploys) read the
+    /// files the trainer writes and give Burn's logits on real recordings, for the masked
+    /// model run densely and for the compact one (a dead unit cut out, every matrix CSR, one
+    /// sequence at a time and all at once).
+    fn native_kernels_give_burns_logits<M: RecurrentClassifier>(name: &str) {
+        use dtprune_compact::recurrent::{compact as native_compact, RecurrentModel};
+        use dtprune_compact::{CompactOptions, Crossover};
+        let device = Device::flex();
+        let (data, info) = recordings();
+        let base: M = model(name, info, &device);
+        let groups = super::super::recurrent_groups::groups(&base);
+        let dead = zero_unit(base, &groups[1], 3);
+        let want = logits(&dead, batch(&data, &device));
+        let dir = tempfile::tempdir().unwrap();
+        crate::model_graph::check_and_write(dead.graph(info), &dead, None, &dir.path().join("graph.json")).unwrap();
+        crate::export::save_safetensors(&dir.path().join("model.safetensors"), &crate::export::module_tensors(&dead), &[]).unwrap();
+        let masked = RecurrentModel::load_run(dir.path()).unwrap();
+        let n = data.len();
+        assert_close(&masked.dense_network().forward(data.features(), data.lengths(), n).unwrap(), &want);
+        let c = native_compact(&masked, &CompactOptions { crossover: Crossover::Fixed(1.01), remove_structure: true }).unwrap();
+        assert_eq!(c.report.units.iter().map(|u| u.units_after).collect::<Vec<_>>(), [6, 5]);
+        assert_close(&c.network.forward(data.features(), data.lengths(), n).unwrap(), &want);
+        let per = info.frames * info.features;
+        for i in 0..n {
+            let one = c.network.forward(&data.features()[i * per..(i + 1) * per], &data.lengths()[i..i + 1], 1).unwrap();
+            assert_close(&one, &want[i * 10..(i + 1) * 10]);
+        }
+    }
+
+    #[test]
+    fn native_lstm_kernels_give_burns_logits() {
+        native_kernels_give_burns_logits::<LstmClassifier>("lstm");
+    }
+
+    #[test]
+    fn native_gru_kernels_give_burns_logits() {
+        native_kernels_give_burns_logits::<GruClassifier>("gru");
+    }
+
     /// Consumer columns alone zero (a weight policy emptied what reads a unit) is not a dead
     /// unit: the unit still computes, and its biases keep it alive.
     #[test]
