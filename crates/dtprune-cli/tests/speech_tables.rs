@@ -71,6 +71,43 @@ fn lstm_trains_prunes_evaluates_and_compacts() {
     assert_eq!(doc["format"], "dtprune-compact-recurrent");
     assert_eq!(doc["gate_order"], serde_json::json!(["i", "f", "g", "o"]));
     check_outside(&run);
+    bad_recurrent_files_are_named(&run);
+}
+
+/// Broken files of a compacted recurrent run are errors that name the file and what is wrong,
+/// and nothing is written in their place.
+fn bad_recurrent_files_are_named(run: &std::path::Path) {
+    let e = run_fail(&["compact", "--run", run.to_str().unwrap(), "--quantize", "int8"]);
+    assert!(e.contains("--quantize int8 does not take recurrent models"), "{e}");
+    let copy = |name: &str| {
+        let d = run.parent().unwrap().join(name);
+        std::fs::create_dir_all(&d).unwrap();
+        for f in ["config.toml", "graph.json", "model.safetensors", "masks.safetensors", "compact.json", "compact.safetensors"] {
+            std::fs::copy(run.join(f), d.join(f)).unwrap();
+        }
+        d
+    };
+    // A graph whose layer is wider than its reader says, then one wider than the weights.
+    let d = copy("wide-graph");
+    let g = std::fs::read_to_string(d.join("graph.json")).unwrap().replace("\"hidden_size\": 32", "\"hidden_size\": 33");
+    std::fs::write(d.join("graph.json"), &g).unwrap();
+    let e = run_fail(&["compact", "--run", d.to_str().unwrap()]);
+    assert!(e.contains("graph.json") && e.contains("`fc` (linear)") && e.contains("in_features 32 but the last layer has 33 units"), "{e}");
+    std::fs::write(d.join("graph.json"), g.replace("\"in_features\": 32", "\"in_features\": 33")).unwrap();
+    let e = run_fail(&["compact", "--run", d.to_str().unwrap()]);
+    assert!(e.contains("model.safetensors") && e.contains("has shape [32, 40], expected [33, 40]"), "{e}");
+    // A truncated compact file, then a storage name that is neither dense nor csr.
+    let d = copy("cut-compact");
+    let bytes = std::fs::read(d.join("compact.safetensors")).unwrap();
+    std::fs::write(d.join("compact.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let e = run_fail(&["bench", "--run", d.to_str().unwrap(), "--batch", "1"]);
+    assert!(e.contains("compact.safetensors") && e.contains("truncated"), "{e}");
+    let d = copy("bad-storage");
+    let j = std::fs::read_to_string(d.join("compact.json")).unwrap().replacen("\"hidden_storage\": \"", "\"hidden_storage\": \"bogus", 1);
+    std::fs::write(d.join("compact.json"), j).unwrap();
+    let e = run_fail(&["export", "--run", d.to_str().unwrap(), "--format", "onnx", "--compact", "-o", d.join("x.onnx").to_str().unwrap()]);
+    assert!(e.contains("compact.json") && e.contains("is neither dense nor csr"), "{e}");
+    assert!(!d.join("x.onnx").exists());
 }
 
 /// Exports both ONNX models and runs `recurrent_forward.py` (numpy on the PyTorch-named file,
