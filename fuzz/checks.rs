@@ -85,6 +85,37 @@ pub fn graph_model(data: &[u8]) {
     }
 }
 
+/// A recurrent run's `graph.json` + `model.safetensors` (its tensors also the masks), from
+/// `[json length: u16 LE] json [safetensors]`: the spec reader, the tensor checks, the dense
+/// and the compact network (dead units cut out, CSR and sliced kernels), each run on one
+/// sequence and on three of different lengths, and the ONNX writer.
+pub fn recurrent_model(data: &[u8]) {
+    use dtprune_compact::recurrent::{compact as compact_recurrent, RecurrentModel, RecurrentSpec};
+    let Some((json, tensors)) = split(data) else { return };
+    let Ok(text) = std::str::from_utf8(json) else { return };
+    let Ok(spec) = RecurrentSpec::from_json_str(text, Path::new("graph.json")) else { return };
+    let Ok(file) = SafetensorsFile::from_bytes(Path::new("model.safetensors"), tensors.to_vec()) else { return };
+    let Ok(model) = RecurrentModel::from_file(spec, &file, Some(&file)) else { return };
+    let (t, f) = (model.spec.frames, model.spec.features);
+    let work: usize = model.spec.layers.iter().map(|l| l.hidden_size * (l.input_size + l.hidden_size)).sum();
+    if t * f * 3 > MAX_RUN_FLOATS || work * t > 64 * MAX_RUN_FLOATS {
+        return;
+    }
+    let run = |net: &dtprune_compact::recurrent::RecurrentNet| {
+        let x = vec![0.5f32; 3 * t * f];
+        let one = net.forward(&x[..t * f], &[t], 1).expect("a valid single sequence runs");
+        assert_eq!(one.len(), net.num_classes());
+        let lengths = [t, 1, t.div_ceil(2)];
+        assert_eq!(net.forward(&x, &lengths, 3).expect("valid sequences run").len(), 3 * net.num_classes());
+        let _ = dtprune_compact::recurrent::onnx::to_onnx(net, dtprune_compact::onnx::Variant::Dense);
+    };
+    run(&model.dense_network());
+    let opts = CompactOptions { crossover: Crossover::Fixed(0.5), remove_structure: true };
+    if let Ok(c) = compact_recurrent(&model, &opts) {
+        run(&c.network);
+    }
+}
+
 /// One forward pass at batch 1 (the gathered batch-1 kernels) and one at 17 (the batch-wide
 /// kernels, the fused convolution + pooling with its masked tail), each input the right length
 /// for its batch. (Until 2 Dec the targets passed one sample's input as a batch of 2, which

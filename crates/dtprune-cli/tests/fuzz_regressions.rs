@@ -55,6 +55,11 @@ fn graph_model_inputs() {
 }
 
 #[test]
+fn recurrent_model_inputs() {
+    replay("recurrent_model", checks::recurrent_model);
+}
+
+#[test]
 fn compact_model_inputs() {
     replay("compact_model", checks::compact_model);
 }

@@ -43,10 +43,15 @@ impl RecurrentModel {
         let spec = RecurrentSpec::load(graph)?;
         let file = SafetensorsFile::open(model)?;
         let masks = masks.map(SafetensorsFile::open).transpose()?;
+        Self::from_file(spec, &file, masks.as_ref())
+    }
+
+    /// Every tensor `spec` lists, read from `file` with its shape checked (masks multiplied in).
+    pub fn from_file(spec: RecurrentSpec, file: &SafetensorsFile, masks: Option<&SafetensorsFile>) -> Result<RecurrentModel> {
         let mut params = BTreeMap::new();
         for (name, shape) in spec.param_shapes() {
             let mut t = file.f32(&name, Some(&shape))?;
-            if let Some(m) = masks.as_ref().filter(|m| m.contains(&name)) {
+            if let Some(m) = masks.filter(|m| m.contains(&name)) {
                 let mask = m.f32(&name, Some(&shape))?;
                 t.data.iter_mut().zip(&mask.data).filter(|(_, &k)| k == 0.0).for_each(|(v, _)| *v = 0.0);
             }
