@@ -1,10 +1,13 @@
 //! One recurrent layer with its gates stacked: `W_ih[G·H, in]` and `W_hh[G·H, H]`, each stored
-//! dense or CSR, and its run over a sequence.
+//! dense or CSR, and its run over sequences, two ways:
 //!
-//! The input's contribution to every gate at every step does not depend on the state, so it is
-//! one product over all steps at once (`W_ih · X[in, T·B]`, a batch of T·B columns even at
-//! batch 1); only `W_hh · h` is left inside the time loop, where at batch 1 it is a
-//! matrix–vector product: the part sparsity speeds up most.
+//! * [`RecurrentLayer::run`], a batch at once: the input's contribution to every gate at every
+//!   step does not depend on the state, so it is one product over all steps
+//!   (`W_ih · X[in, T·B]`); only `W_hh · h` is left inside the time loop;
+//! * [`RecurrentLayer::run_single`], one sequence, sample-major, when both matrices are CSR of
+//!   at most 128 columns: two sliced matrix–vector products per step ([`crate::sliced`]) and
+//!   no layout change at all. This is the faster way at every batch size measured
+//!   (BENCHMARKS.md), so [`super::RecurrentNet`] runs batches sequence by sequence then.
 
 use super::cell::{gru_step, lstm_step, CellKind};
 use crate::network::{broadcast_bias, Weights};
@@ -47,7 +50,7 @@ impl RecurrentLayer {
         }
     }
 
-    /// Bytes the layer holds in memory (the sliced copy of the hidden transform included).
+    /// Bytes the layer holds in memory (the sliced copies of its CSR matrices included).
     pub fn param_bytes(&self) -> usize {
         self.input_weights.bytes() + self.hidden_weights.bytes() + [&self.hidden_sliced, &self.input_sliced].iter().map(|s| s.as_ref().map_or(0, SlicedCsr::bytes)).sum::<usize>() + 4 * (self.input_bias.len() + self.hidden_bias.len())
     }
