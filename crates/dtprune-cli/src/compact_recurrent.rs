@@ -66,7 +66,8 @@ pub fn compact(run: &Path, opts: &CompactOptions) -> Result<RecurrentSummary> {
     let masked = RecurrentModel::load_run(run)?.dense_network();
     let test = match test_split(run) {
         Ok(data) => Ok(check(&compacted.network, &masked, &data)?),
-        Err(e) => Err(format!("{e:#}")),
+        // The data errors name their cause in their own message; `{:#}` would repeat it.
+        Err(e) => Err(format!("{e}")),
     };
     Ok(RecurrentSummary { compacted, files, test })
 }

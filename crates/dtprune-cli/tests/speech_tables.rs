@@ -87,6 +87,14 @@ fn bad_recurrent_files_are_named(run: &std::path::Path) {
         }
         d
     };
+    // Its data set gone: the compaction is written, the test-split check says why it did not
+    // run, naming the cause once.
+    let d = copy("no-data");
+    let cfg = std::fs::read_to_string(d.join("config.toml")).unwrap();
+    let cfg: String = cfg.lines().map(|l| if l.starts_with("data_dir") { "data_dir = \"no/such/fsdd\"".to_string() } else { l.to_string() }).collect::<Vec<_>>().join("\n");
+    std::fs::write(d.join("config.toml"), cfg).unwrap();
+    let c = run_ok(&["compact", "--run", d.to_str().unwrap()]);
+    assert!(c.contains("test split: not checked (") && c.contains("no/such/fsdd") && c.matches("os error 2").count() == 1, "{c}");
     // A graph whose layer is wider than its reader says, then one wider than the weights.
     let d = copy("wide-graph");
     let g = std::fs::read_to_string(d.join("graph.json")).unwrap().replace("\"hidden_size\": 32", "\"hidden_size\": 33");
