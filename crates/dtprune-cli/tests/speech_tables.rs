@@ -176,12 +176,55 @@ fn tabular_mlp_learns_adult_and_prunes_its_embeddings() {
     assert!(num(&s, "test_accuracy") > 0.8, "{s}");
     assert!(num(&s, "sparsity") > 0.3, "{s}");
     let layers = s["sparsity_per_layer"].as_object().unwrap();
-    // 8 categorical columns, each its own table, plus two hidden layers and the classifier.
-    assert_eq!(layers.len(), 11, "{layers:?}");
+    // 8 categorical columns, each its own table, plus two hidden layers and the classifier;
+    // the two hidden biases are masked too, as followers of the neuron groups (0 here: no
+    // neuron was removed by structure), never pruned by magnitude.
+    assert_eq!(layers.len(), 13, "{layers:?}");
+    assert_eq!(layers["hidden.0.bias"].as_f64(), Some(0.0), "{layers:?}");
     assert!(layers["embeddings.0.weight"].as_f64().unwrap() > 0.0, "{layers:?}");
     check_masks_enforced(&run);
     let err = run_fail(&["compact", "--run", out]);
     assert!(err.contains("compaction does not support this model's ops yet (embedding, concat)"), "{err}");
+}
+
+/// The structure policy on `tabular-mlp` removes whole embedding dimensions (a table's column
+/// and the first layer's column that reads it, found past the tables before it) and whole
+/// neurons (row, bias entry, and the next layer's column), as the masks record them.
+#[test]
+fn tabular_mlp_structure_policy_removes_embedding_dimensions_and_neurons() {
+    let Some(adult) = shared("uci-adult") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("adult-s");
+    let (data, out) = (adult.to_str().unwrap(), run.to_str().unwrap());
+    run_ok(&[
+        "train", "--model", "tabular-mlp", "-M", "width=64", "--dataset", "adult", "--data-dir", data, "--epochs", "3", "--train-limit", "8000",
+        "--val-size", "2000", "--test-limit", "4000", "--quiet", "--policy", "structure+performance", "-P", "target_sparsity=0.8", "-P", "structure.k=1.0",
+        "--out", out,
+    ]);
+    let s = read_json(&run.join("summary.json"));
+    assert!(num(&s, "test_accuracy") > 0.8, "{s}");
+    let masks = common::read_safetensors(&run.join("masks.safetensors"));
+    let m = |name: &str| (masks.tensors[name].shape.clone(), masks.tensors[name].f32s());
+    let (h0_shape, h0) = m("hidden.0.weight");
+    let column_zero = |v: &[f32], shape: &[usize], c: usize| (0..shape[0]).all(|r| v[r * shape[1] + c] == 0.0);
+    let (mut offset, mut dims_removed) = (0, 0);
+    for t in 0..8 {
+        let (shape, e) = m(&format!("embeddings.{t}.weight"));
+        for d in 0..shape[1] {
+            if column_zero(&e, &shape, d) {
+                dims_removed += 1;
+                assert!(column_zero(&h0, &h0_shape, offset + d), "table {t} dim {d}: hidden.0 column {} still read", offset + d);
+            }
+        }
+        offset += shape[1];
+    }
+    assert!(dims_removed > 0, "no embedding dimension removed");
+    let (_, b0) = m("hidden.0.bias");
+    let (h1_shape, h1) = m("hidden.1.weight");
+    let neurons: Vec<usize> = (0..h0_shape[0]).filter(|&u| h0[u * h0_shape[1]..(u + 1) * h0_shape[1]].iter().all(|&k| k == 0.0) && b0[u] == 0.0).collect();
+    assert!(!neurons.is_empty(), "no hidden.0 neuron removed");
+    assert!(neurons.iter().all(|&u| column_zero(&h1, &h1_shape, u)), "a removed neuron's column of hidden.1 is still read");
+    println!("{dims_removed} of 64 embedding dimensions and {} of 64 hidden.0 neurons removed", neurons.len());
 }
 
 #[test]

@@ -39,6 +39,11 @@ pub struct GroupMember {
     /// Consecutive entries along `axis` per unit.
     pub span: usize,
     pub role: MemberRole,
+    /// Where unit 0 starts along `axis` when the group covers only a window of it (a consumer
+    /// reading a concatenation: one embedding table's columns of the first Linear). `None`:
+    /// the units span the whole axis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<usize>,
 }
 
 /// One channel space: its units are removed together from every member.
@@ -79,14 +84,16 @@ struct Slicing {
     dim: usize,
     inner: usize,
     span: usize,
+    /// Unit 0's first entry along the axis.
+    offset: usize,
 }
 
 impl Member {
     /// Flat indices of unit `u` in the member tensor.
     pub fn indices(&self, u: usize) -> impl Iterator<Item = usize> + '_ {
-        let Slicing { outer, dim, inner, span } = self.slicing;
+        let Slicing { outer, dim, inner, span, offset } = self.slicing;
         (0..outer).flat_map(move |o| {
-            let start = o * dim * inner + u * span * inner;
+            let start = o * dim * inner + (offset + u * span) * inner;
             start..start + span * inner
         })
     }
@@ -177,13 +184,19 @@ fn resolve_member(specs: &[PrunableSpec], g: &StructureGroup, m: &GroupMember, t
         return Err(invalid(&context, format!("span {} and units {} must be positive", m.span, g.units)));
     }
     let dim = shape[m.axis];
-    if g.units * m.span != dim {
-        return Err(invalid(&context, format!("{} units of span {} need {} entries along axis {}, the shape {shape:?} has {dim}", g.units, m.span, g.units * m.span, m.axis)));
+    match m.offset {
+        None if g.units * m.span != dim => {
+            return Err(invalid(&context, format!("{} units of span {} need {} entries along axis {}, the shape {shape:?} has {dim}", g.units, m.span, g.units * m.span, m.axis)));
+        }
+        Some(o) if o + g.units * m.span > dim => {
+            return Err(invalid(&context, format!("{} units of span {} from offset {o} need entries up to {} along axis {}, the shape {shape:?} has {dim}", g.units, m.span, o + g.units * m.span, m.axis)));
+        }
+        _ => {}
     }
     if specs[tensor].follower && m.role != MemberRole::Follower {
         return Err(invalid(&context, "is a follower tensor (BatchNorm) but not listed as a follower".into()));
     }
-    let slicing = Slicing { outer: shape[..m.axis].iter().product(), dim, inner: shape[m.axis + 1..].iter().product(), span: m.span };
+    let slicing = Slicing { outer: shape[..m.axis].iter().product(), dim, inner: shape[m.axis + 1..].iter().product(), span: m.span, offset: m.offset.unwrap_or(0) };
     Ok(Member { tensor, role: m.role, slicing })
 }
 
@@ -204,7 +217,7 @@ pub fn row_groups(specs: &[PrunableSpec]) -> Vec<Group> {
         .filter(|(_, s)| !s.follower && s.shape.first().is_some_and(|&rows| rows > 1))
         .map(|(i, s)| {
             let dim = s.shape[0];
-            let slicing = Slicing { outer: 1, dim, inner: s.numel() / dim, span: 1 };
+            let slicing = Slicing { outer: 1, dim, inner: s.numel() / dim, span: 1, offset: 0 };
             Group { name: s.name.clone(), units: dim, removable: s.structures_removable, members: vec![Member { tensor: i, role: MemberRole::Producer, slicing }] }
         })
         .collect()
@@ -219,7 +232,7 @@ mod tests {
     }
 
     fn member(tensor: &str, axis: usize, span: usize, role: MemberRole) -> GroupMember {
-        GroupMember { tensor: tensor.into(), axis, span, role }
+        GroupMember { tensor: tensor.into(), axis, span, role, offset: None }
     }
 
     #[test]
@@ -236,6 +249,22 @@ mod tests {
         assert_eq!(groups[0].members[0].indices(1).collect::<Vec<_>>(), vec![2, 3, 8, 9]);
         // linear [2, 6] read as 3 units of 2: unit 2 = columns 4,5 of both rows.
         assert_eq!(groups[0].members[1].indices(2).collect::<Vec<_>>(), vec![4, 5, 10, 11]);
+    }
+
+    #[test]
+    fn a_window_of_an_axis_starts_at_its_offset() {
+        // fc [2, 5] reads a concatenation of a 2-wide and a 3-wide table: the second table's
+        // dims are columns 2..5. Unit 1 of that group = column 3 of both rows.
+        let specs = vec![spec("t.weight", &[4, 3]), spec("fc.weight", &[2, 5])];
+        let window = GroupMember { offset: Some(2), ..member("fc.weight", 1, 1, MemberRole::Consumer) };
+        let g = StructureGroup { name: "t.dim".into(), units: 3, removable: true, members: vec![member("t.weight", 1, 1, MemberRole::Producer), window.clone()] };
+        let (groups, _) = resolve(&specs, &[g.clone()], &[]).unwrap();
+        assert_eq!(groups[0].members[0].indices(1).collect::<Vec<_>>(), vec![1, 4, 7, 10]);
+        assert_eq!(groups[0].members[1].indices(1).collect::<Vec<_>>(), vec![3, 8]);
+        // A window past the axis' end is an error naming both.
+        let past = StructureGroup { members: vec![GroupMember { offset: Some(3), ..window }], ..g };
+        let e = resolve(&specs, &[past], &[]).unwrap_err().to_string();
+        assert!(e.contains("group `t.dim`") && e.contains("from offset 3 need entries up to 6 along axis 1, the shape [2, 5] has 5"), "{e}");
     }
 
     #[test]

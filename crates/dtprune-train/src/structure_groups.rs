@@ -57,7 +57,7 @@ pub fn graph_groups(graph: &Graph, _params: &[ParamInfo]) -> Result<(Vec<Structu
             name: g.name,
             units: g.units,
             removable: g.removable,
-            members: g.members.into_iter().map(|m| GroupMember { tensor: m.tensor, axis: m.axis, span: m.span, role: role(m.role) }).collect(),
+            members: g.members.into_iter().map(|m| GroupMember { tensor: m.tensor, axis: m.axis, span: m.span, role: role(m.role), offset: None }).collect(),
         })
         .collect();
     // Only blocks with an identity shortcut are listed: all removable.
@@ -170,7 +170,7 @@ mod tests {
     }
 
     fn member(tensor: &str, axis: usize, role: MemberRole) -> GroupMember {
-        GroupMember { tensor: tensor.into(), axis, span: 1, role }
+        GroupMember { tensor: tensor.into(), axis, span: 1, role, offset: None }
     }
 
     /// A residual stage as the graph describes it: conv a + BN, a block b (c1, bn1, c2, bn2)

@@ -43,12 +43,11 @@ pub fn dead_units<M: Module>(module: &M, groups: &[StructureGroup]) -> Vec<Vec<u
                     members.iter().all(|m| {
                         let Some(info) = infos.iter().find(|p| p.name == m.tensor) else { return false };
                         let shape = info.torch_shape();
-                        if m.axis >= shape.len() || shape[m.axis] != g.units * m.span {
-                            return false;
-                        }
+                        let Some(start) = window_start(&shape, g, m) else { return false };
                         let (outer, dim, inner): (usize, usize, usize) = (shape[..m.axis].iter().product(), shape[m.axis], shape[m.axis + 1..].iter().product());
                         let v = &values[&info.id];
-                        (0..outer).all(|o| v[(o * dim + u * m.span) * inner..(o * dim + (u + 1) * m.span) * inner].iter().all(|&x| x == 0.0))
+                        let a = start + u * m.span;
+                        (0..outer).all(|o| v[(o * dim + a) * inner..(o * dim + a + m.span) * inner].iter().all(|&x| x == 0.0))
                     })
                 })
                 .collect()
@@ -69,19 +68,38 @@ fn plan(params: &[ParamInfo], groups: &[StructureGroup], removed: &[Vec<usize>])
         }
         for m in &g.members {
             let p = params.iter().find(|p| p.name == m.tensor).ok_or_else(|| bad(g, format!("the module has no tensor `{}`", m.tensor)))?;
+            // Planned on the original shapes; cuts of one tensor along one axis (windows of a
+            // concatenation read by several groups) are merged into one, so that no cut shifts
+            // another's indices.
             let shape = p.torch_shape();
-            // The tensor as already cut by earlier groups along other axes keeps this axis' size.
-            if m.axis >= shape.len() || shape[m.axis] != g.units * m.span {
-                return Err(bad(g, format!("`{}` {shape:?} has no {} units of {} along axis {}", m.tensor, g.units, m.span, m.axis)));
-            }
-            let mut keep = vec![true; shape[m.axis]];
+            let Some(start) = window_start(&shape, g, m) else {
+                return Err(bad(g, format!("`{}` {shape:?} has no {} units of {} along axis {}{}", m.tensor, g.units, m.span, m.axis, m.offset.map_or(String::new(), |o| format!(" from offset {o}")))));
+            };
+            let tensor_cuts = cuts.entry(m.tensor.clone()).or_default();
+            let at = match tensor_cuts.iter().position(|c| c.axis == m.axis) {
+                Some(i) => i,
+                None => {
+                    tensor_cuts.push(Cut { axis: m.axis, keep: vec![true; shape[m.axis]] });
+                    tensor_cuts.len() - 1
+                }
+            };
             for &u in units {
-                keep[u * m.span..(u + 1) * m.span].iter_mut().for_each(|k| *k = false);
+                let a = start + u * m.span;
+                tensor_cuts[at].keep[a..a + m.span].iter_mut().for_each(|k| *k = false);
             }
-            cuts.entry(m.tensor.clone()).or_default().push(Cut { axis: m.axis, keep });
         }
     }
     Ok(cuts)
+}
+
+/// Where unit 0 of `g` starts along `m`'s axis of a tensor of `shape`, if the units fit there:
+/// the whole axis, or the member's window of it.
+fn window_start(shape: &[usize], g: &StructureGroup, m: &dtprune_prune::GroupMember) -> Option<usize> {
+    let dim = *shape.get(m.axis)?;
+    match m.offset {
+        None => (dim == g.units * m.span).then_some(0),
+        Some(o) => (o + g.units * m.span <= dim).then_some(o),
+    }
 }
 
 struct Cutter {
@@ -128,8 +146,9 @@ pub(crate) mod test_support {
             let shape = info.torch_shape();
             let (outer, dim, inner): (usize, usize, usize) = (shape[..member.axis].iter().product(), shape[member.axis], shape[member.axis + 1..].iter().product());
             let v = values.get_mut(&info.id).expect("read");
+            let start = member.offset.unwrap_or(0) + unit * member.span;
             for o in 0..outer {
-                for a in unit * member.span..(unit + 1) * member.span {
+                for a in start..start + member.span {
                     v[(o * dim + a) * inner..(o * dim + a + 1) * inner].iter_mut().for_each(|x| *x = 0.0);
                 }
             }

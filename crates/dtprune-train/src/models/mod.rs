@@ -7,6 +7,7 @@ mod lenet5;
 mod lstm;
 pub mod recurrent;
 pub mod recurrent_groups;
+pub mod tabular_groups;
 pub mod recurrent_shrink;
 pub mod resnet;
 mod resnet_graph;

@@ -31,7 +31,7 @@ pub fn groups<M: RecurrentClassifier>(model: &M) -> Vec<StructureGroup> {
 /// `gates` (field names), read by `fc`.
 pub fn hidden_unit_groups(gates: &[&str], hidden: &[usize]) -> Vec<StructureGroup> {
     use MemberRole::{Consumer, Follower, Producer};
-    let member = |tensor: String, axis: usize, role: MemberRole| GroupMember { tensor, axis, span: 1, role };
+    let member = |tensor: String, axis: usize, role: MemberRole| GroupMember { tensor, axis, span: 1, role, offset: None };
     (0..hidden.len())
         .map(|l| {
             let mut members = Vec::new();

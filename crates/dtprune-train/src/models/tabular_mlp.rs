@@ -10,6 +10,7 @@ use crate::task::Classification;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig, Relu};
 use burn::prelude::*;
 use dtprune_prune::params::{ParamKind, ParamSpec, ParamValue};
+use dtprune_prune::StructureGroup;
 
 #[derive(Module, Debug)]
 pub struct TabularMlp {
@@ -117,5 +118,12 @@ impl Model for TabularMlp {
         nodes.push(with_params(out, "out."));
         let input = vec![info.cardinalities.len() + info.numeric];
         NodeGraph { model: "tabular-mlp".into(), input, nodes, output: "out".into() }.into()
+    }
+
+    fn structure_groups(&self) -> Vec<StructureGroup> {
+        let dims: Vec<usize> = self.embeddings.iter().map(|e| crate::graph::param_dims(&e.weight)[1]).collect();
+        // Burn stores a Linear weight `[in, out]`.
+        let widths: Vec<usize> = self.hidden.iter().map(|l| crate::graph::param_dims(&l.weight)[1]).collect();
+        super::tabular_groups::groups(&dims, &widths)
     }
 }

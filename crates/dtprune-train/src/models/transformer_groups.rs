@@ -21,7 +21,7 @@ use super::TransformerClassifier;
 use dtprune_prune::{GroupMember, MemberRole, StructureGroup};
 
 fn member(tensor: String, axis: usize, span: usize, role: MemberRole) -> GroupMember {
-    GroupMember { tensor, axis, span, role }
+    GroupMember { tensor, axis, span, role, offset: None }
 }
 
 /// Heads and feed-forward neurons of every block, then the residual stream.

@@ -43,7 +43,7 @@ impl Net {
 }
 
 fn member(tensor: &str, axis: usize, role: MemberRole) -> GroupMember {
-    GroupMember { tensor: tensor.into(), axis, span: 1, role }
+    GroupMember { tensor: tensor.into(), axis, span: 1, role, offset: None }
 }
 
 fn units(d: &Decision) -> Vec<(usize, usize)> {
