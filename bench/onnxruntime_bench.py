@@ -7,8 +7,10 @@ Usage:
 
 `dtprune bench --run DIR` calls this (the script is built into the binary) with the run's two
 ONNX exports and its own thread count, when `$DTPRUNE_PYTHON` (default python3) can import
-onnxruntime. It can also be run by hand on any ONNX file with one float32 input whose first axis
-is the batch.
+onnxruntime. It can also be run by hand on any ONNX file whose inputs' first axis is the batch:
+float32 inputs get random values, an int64 input (token ids) random ids in [0, 100) — every
+text model dtprune writes has a larger vocabulary — and a float input named `mask` ones (every
+position a real token, the case `dtprune bench` times for its own Transformer).
 
 Method, matching dtprune's bench: one session per model (CPU provider, all graph optimisations,
 `intra_op_num_threads` = --threads, `inter_op_num_threads` = 1, sequential execution); per batch
@@ -39,14 +41,22 @@ def session(path, threads):
     return ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
 
 
-def time_batch(sess, n, a, rng):
-    (inp,) = sess.get_inputs()
-    (out,) = sess.get_outputs()
+def random_input(inp, n, rng):
     shape = [n] + [int(d) for d in inp.shape[1:]]
-    x = (rng.random(shape, dtype=np.float32) * 2.0 - 0.5).astype(np.float32)
+    if inp.type == "tensor(int64)":
+        return rng.integers(0, 100, shape, dtype=np.int64)
+    if inp.name == "mask":
+        return np.ones(shape, np.float32)
+    return (rng.random(shape, dtype=np.float32) * 2.0 - 0.5).astype(np.float32)
+
+
+def time_batch(sess, n, a, rng):
+    (out,) = sess.get_outputs()
     y = np.empty([n] + [int(d) for d in out.shape[1:]], np.float32)
     b = sess.io_binding()
-    b.bind_cpu_input(inp.name, x)
+    inputs = [(inp.name, random_input(inp, n, rng)) for inp in sess.get_inputs()]
+    for name, x in inputs:
+        b.bind_cpu_input(name, x)
     b.bind_output(out.name, "cpu", 0, np.float32, list(y.shape), y.ctypes.data)
     for _ in range(a.warmup):
         sess.run_with_iobinding(b)

@@ -49,16 +49,36 @@ fn argmax(v: &[f32]) -> usize {
 fn check(compact: &RecurrentNet, masked: &RecurrentNet, data: &SpeechData) -> Result<TestCheck> {
     let n = data.labels().len();
     let (c, m) = (logits(compact, data, 0..n)?, logits(masked, data, 0..n)?);
-    let k = compact.num_classes();
+    Ok(compare(&c, &m, data.labels(), compact.num_classes()))
+}
+
+/// The compact model's logits `c` against the masked model's `m` (`k` classes per item).
+pub fn compare(c: &[f32], m: &[f32], labels: &[i64], k: usize) -> TestCheck {
+    let n = labels.len();
     let (mut agree, mut c_ok, mut m_ok, mut diff) = (0, 0, 0, 0f32);
-    for ((a, b), &label) in c.chunks(k).zip(m.chunks(k)).zip(data.labels()) {
+    for ((a, b), &label) in c.chunks(k).zip(m.chunks(k)).zip(labels) {
         agree += usize::from(argmax(a) == argmax(b));
         c_ok += usize::from(argmax(a) as i64 == label);
         m_ok += usize::from(argmax(b) as i64 == label);
         diff = a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(diff, f32::max);
     }
     let acc = |ok: usize| ok as f64 / n.max(1) as f64;
-    Ok(TestCheck { items: n, argmax_agree: agree, compact_accuracy: acc(c_ok), masked_accuracy: acc(m_ok), max_abs_logit_diff: diff })
+    TestCheck { items: n, argmax_agree: agree, compact_accuracy: acc(c_ok), masked_accuracy: acc(m_ok), max_abs_logit_diff: diff }
+}
+
+impl TestCheck {
+    /// One summary line, `items` naming what was checked (`sequences`, `texts`).
+    pub fn line(&self, items: &str) -> String {
+        format!(
+            "test split: {} {items}, argmax of compact = masked on {}/{}; accuracy compact {:.2}% / masked {:.2}%; max |logit diff| {:.2e}",
+            self.items,
+            self.argmax_agree,
+            self.items,
+            100.0 * self.compact_accuracy,
+            100.0 * self.masked_accuracy,
+            self.max_abs_logit_diff
+        )
+    }
 }
 
 pub fn compact(run: &Path, opts: &CompactOptions) -> Result<RecurrentSummary> {
@@ -112,16 +132,7 @@ impl std::fmt::Display for RecurrentSummary {
         writeln!(f, "hidden units: {} ({} removed)", units.join(", "), r.removed_units())?;
         writeln!(f, "parameter bytes: {} -> {} ({:.1}x smaller)", r.original_param_bytes, r.compact_param_bytes, r.original_param_bytes as f64 / r.compact_param_bytes.max(1) as f64)?;
         match &self.test {
-            Ok(t) => writeln!(
-                f,
-                "test split: {} sequences, argmax of compact = masked on {}/{}; accuracy compact {:.2}% / masked {:.2}%; max |logit diff| {:.2e}",
-                t.items,
-                t.argmax_agree,
-                t.items,
-                100.0 * t.compact_accuracy,
-                100.0 * t.masked_accuracy,
-                t.max_abs_logit_diff
-            )?,
+            Ok(t) => writeln!(f, "{}", t.line("sequences"))?,
             Err(why) => writeln!(f, "test split: not checked ({why})")?,
         }
         write!(f, "wrote {} ({} bytes, PyTorch nn.{} names) and {}", self.files.weights.display(), self.files.weights_bytes, if self.compacted.model.spec.kind == recurrent::CellKind::Lstm { "LSTM" } else { "GRU" }, self.files.json.display())

@@ -2,6 +2,7 @@
 
 mod bench_train;
 mod compact_recurrent;
+mod compact_transformer;
 mod quantize;
 mod config_file;
 mod distill;
@@ -334,14 +335,18 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Compact { run, crossover, reference, quantize, activations, calibration, calibration_seed } => {
-            if dtprune_compact::recurrent::is_recurrent_graph(&run.join("graph.json")) {
+            let family = Family::of(&run);
+            if family != Family::Layers {
                 if quantize.is_some() {
-                    bail!("--quantize int8 does not take recurrent models yet (lstm, gru); compact without it");
+                    bail!("--quantize int8 does not take {} models yet; compact without it", family.models());
                 }
                 println!("{}", compact(&run, crossover)?);
                 if let Some(n) = reference {
-                    let path = compact_recurrent::write_reference(&run, n)?;
-                    println!("wrote {} ({n} test sequences, the compact and the masked model's logits)", path.display());
+                    let path = match family {
+                        Family::Transformer => compact_transformer::write_reference(&run, n)?,
+                        _ => compact_recurrent::write_reference(&run, n)?,
+                    };
+                    println!("wrote {} ({n} test items, the compact and the masked model's logits)", path.display());
                 }
                 return Ok(());
             }
@@ -388,10 +393,10 @@ fn run(cli: Cli) -> Result<()> {
             // onnxruntime, the baseline, through `$DTPRUNE_PYTHON` (a skip line without it).
             let python = std::env::var("DTPRUNE_PYTHON").unwrap_or_else(|_| "python3".into());
             let opts = dtprune_compact::BenchOptions { batches: batch, onnxruntime_python: Some(python), ..Default::default() };
-            let report = if dtprune_compact::recurrent::is_recurrent_graph(&run.join("graph.json")) {
-                dtprune_compact::recurrent::bench::bench_run_dir(&run, &opts)?
-            } else {
-                dtprune_compact::bench_run_dir(&run, &opts)?
+            let report = match Family::of(&run) {
+                Family::Recurrent => dtprune_compact::recurrent::bench::bench_run_dir(&run, &opts)?,
+                Family::Transformer => dtprune_compact::transformer::bench::bench_run_dir(&run, &opts)?,
+                Family::Layers => dtprune_compact::bench_run_dir(&run, &opts)?,
             };
             println!("{report}");
             Ok(())
@@ -593,10 +598,40 @@ fn reference_images(run: &Path, n: usize) -> Result<(Vec<u8>, usize)> {
     Ok((splits.test.first(n).images().to_vec(), n))
 }
 
-/// What `dtprune compact` made of a run: a layer-graph model or a recurrent one.
+/// Which compaction reads a run's model: the layer graph's, or a whole family's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    Layers,
+    Recurrent,
+    Transformer,
+}
+
+impl Family {
+    fn of(run: &Path) -> Family {
+        let graph = run.join("graph.json");
+        if dtprune_compact::recurrent::is_recurrent_graph(&graph) {
+            Family::Recurrent
+        } else if dtprune_compact::transformer::is_transformer_graph(&graph) {
+            Family::Transformer
+        } else {
+            Family::Layers
+        }
+    }
+
+    fn models(self) -> &'static str {
+        match self {
+            Family::Layers => "layer-graph",
+            Family::Recurrent => "recurrent (lstm, gru)",
+            Family::Transformer => "transformer",
+        }
+    }
+}
+
+/// What `dtprune compact` made of a run: a layer-graph model, a recurrent or a Transformer one.
 enum Compaction {
     Layers(CompactSummary),
     Recurrent(Box<compact_recurrent::RecurrentSummary>),
+    Transformer(Box<compact_transformer::TransformerSummary>),
 }
 
 impl Compaction {
@@ -605,6 +640,7 @@ impl Compaction {
         match self {
             Compaction::Layers(c) => (c.report.original_param_bytes, c.report.compact_param_bytes),
             Compaction::Recurrent(r) => (r.compacted.report.original_param_bytes, r.compacted.report.compact_param_bytes),
+            Compaction::Transformer(t) => (t.compacted.report.original_param_bytes, t.compacted.report.compact_param_bytes),
         }
     }
 
@@ -612,6 +648,7 @@ impl Compaction {
         match self {
             Compaction::Layers(c) => c.report.structure.removed_units(),
             Compaction::Recurrent(r) => r.compacted.report.removed_units(),
+            Compaction::Transformer(t) => t.compacted.report.removed_units(),
         }
     }
 }
@@ -621,6 +658,7 @@ impl std::fmt::Display for Compaction {
         match self {
             Compaction::Layers(c) => c.fmt(f),
             Compaction::Recurrent(r) => r.fmt(f),
+            Compaction::Transformer(t) => t.fmt(f),
         }
     }
 }
@@ -633,8 +671,10 @@ fn compact(run: &Path, crossover: Option<f64>) -> Result<Compaction> {
         }
         opts.crossover = dtprune_compact::Crossover::Fixed(x);
     }
-    if dtprune_compact::recurrent::is_recurrent_graph(&run.join("graph.json")) {
-        return Ok(Compaction::Recurrent(Box::new(compact_recurrent::compact(run, &opts)?)));
+    match Family::of(run) {
+        Family::Recurrent => return Ok(Compaction::Recurrent(Box::new(compact_recurrent::compact(run, &opts)?))),
+        Family::Transformer => return Ok(Compaction::Transformer(Box::new(compact_transformer::compact(run, &opts)?))),
+        Family::Layers => {}
     }
     let (c, files) = dtprune_compact::compact_run_dir(run, &opts).map_err(|e| {
         let graph = run.join("graph.json");

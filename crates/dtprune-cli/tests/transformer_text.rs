@@ -1,8 +1,9 @@
 //! The Transformer encoder end to end on real SMS Spam Collection messages (the shared copy,
 //! `../shared/datasets/sms-spam-collection/`): `dtprune train` learns it while the structure
 //! policy removes whole units (masks over every slice of a unit) and the controller prunes
-//! weights; `dtprune eval` gives the run's figure again, `report` renders it, and `compact` says
-//! what it cannot compact yet. The test skips with a printed reason when the copy is absent.
+//! weights; `dtprune eval` gives the run's figure again, `report` renders it, `compact` cuts the
+//! removed units out (checked by numpy and onnxruntime, `transformer_forward.py`) and `bench`
+//! times it. The test skips with a printed reason when the copy is absent.
 
 mod common;
 
@@ -66,8 +67,55 @@ fn transformer_learns_sms_spam_while_units_are_removed() {
     let html = dir.path().join("report.html");
     run_ok(&["report", out, "-o", html.to_str().unwrap()]);
     assert!(html.is_file());
-    let err = run_fail(&["compact", "--run", out]);
-    assert!(err.contains("compaction does not support this model's ops yet (embedding, stream_norm, self_attention, mean_pool)"), "{err}");
+
+    // Compaction: every unit the policy removed is cut out; the compact model gives the masked
+    // model's predictions on the whole test split, and outside tools agree with both.
+    let c = run_ok(&["compact", "--run", out, "--reference", "40"]);
+    // Every test text (the whole split: the check does not take the run's --test-limit).
+    let agree = c.lines().find_map(|l| l.split_once("argmax of compact = masked on ")).and_then(|(_, r)| r.split(';').next()).and_then(|r| r.split_once('/'));
+    assert!(agree.is_some_and(|(a, b)| a == b && a.parse::<usize>().unwrap_or(0) >= 500), "{c}");
+    let removed: usize = c.lines().find(|l| l.starts_with("units:")).and_then(|l| l.rsplit_once('(')).and_then(|(_, r)| r.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(removed >= both, "the {both} whole neurons of the masks are cut out: {c}");
+    let doc = read_json(&run.join("compact.json"));
+    assert_eq!(doc["format"], "dtprune-compact-transformer");
+    assert_eq!(doc["spec"]["norm_width"], 32, "the norms keep the original width");
+    check_outside(&run);
+    let b = run_ok(&["bench", "--run", out, "--batch", "1", "--batch", "4"]);
+    assert!(b.contains("argmax agree: true"), "{b}");
+
+    // A damaged compact model is named, and nothing is written from it.
+    let json = std::fs::read_to_string(run.join("compact.json")).unwrap();
+    std::fs::write(run.join("compact.json"), json.replacen("\"csr\"", "\"sparse\"", 1).replacen("\"dense\"", "\"sparse\"", 1)).unwrap();
+    let x = run.join("x.onnx");
+    let e = run_fail(&["export", "--run", out, "--compact", "-o", x.to_str().unwrap()]);
+    assert!(e.contains("compact.json") && e.contains("storage `sparse`") && e.contains("is neither dense nor csr"), "{e}");
+    assert!(!x.exists());
+    std::fs::write(run.join("compact.json"), &json).unwrap();
+    let mut weights = std::fs::read(run.join("compact.safetensors")).unwrap();
+    weights.truncate(weights.len() / 2);
+    std::fs::write(run.join("compact.safetensors"), weights).unwrap();
+    let e = run_fail(&["export", "--run", out, "--compact", "-o", x.to_str().unwrap()]);
+    assert!(e.contains("compact.safetensors"), "{e}");
+    assert!(!x.exists());
+}
+
+/// Exports both ONNX models and runs `transformer_forward.py` (numpy on the compact file,
+/// onnxruntime on the ONNX files) against the reference logits.
+fn check_outside(run: &std::path::Path) {
+    let out = run.to_str().unwrap();
+    run_ok(&["export", "--run", out, "--format", "onnx"]);
+    run_ok(&["export", "--run", out, "--format", "onnx", "--compact"]);
+    let Some(py) = common::python_with_numpy("transformer_forward.py") else { return };
+    let script = repo_root().join("crates/dtprune-compact/tests/transformer_forward.py");
+    let o = std::process::Command::new(&py).arg(&script).arg(run).output().expect("run python");
+    let (so, se) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "transformer_forward.py failed:\n{so}\n{se}");
+    assert!(so.contains("numpy") && so.contains("argmax agree: True"), "{so}");
+    if std::env::var_os("CI").is_some() {
+        // .ci/run installs onnxruntime: both graphs must have run.
+        assert!(so.contains("model.onnx: 40 texts") && so.contains("compact.onnx: 40 texts"), "{so}");
+    }
+    println!("{}", so.trim());
 }
 
 #[test]

@@ -49,6 +49,7 @@ mod packed_gemm;
 pub mod pool;
 pub mod quant;
 pub mod recurrent;
+pub mod transformer;
 pub mod simd;
 pub mod sliced;
 pub mod sparse;

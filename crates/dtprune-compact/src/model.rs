@@ -2,7 +2,7 @@
 //! (+ optional `masks.safetensors`), validated tensor by tensor against the graph.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::dense::{ConvGeom, DenseMat};
 use crate::error::{CompactError, Result};
@@ -153,22 +153,21 @@ pub const MODEL_FILE: &str = "model.safetensors";
 pub const GRAPH_FILE: &str = "graph.json";
 pub const MASKS_FILE: &str = "masks.safetensors";
 
-/// Loads `model.safetensors` + `graph.json` (+ `masks.safetensors` if present) from a run dir.
-pub fn load_run(dir: &Path) -> Result<DenseModel> {
+/// The model files of a run dir: `model.safetensors`, `graph.json` (both required) and
+/// `masks.safetensors` if present. Every model family's loader starts here.
+pub fn run_files(dir: &Path) -> Result<(PathBuf, PathBuf, Option<PathBuf>)> {
     let (model, graph) = (dir.join(MODEL_FILE), dir.join(GRAPH_FILE));
     for f in [&model, &graph] {
         if !f.is_file() {
-            return Err(CompactError::NoModel {
-                dir: dir.to_owned(),
-                expected: format!(
-                    "{} and {} (missing {})",
-                    MODEL_FILE,
-                    GRAPH_FILE,
-                    f.display()
-                ),
-            });
+            return Err(CompactError::NoModel { dir: dir.to_owned(), expected: format!("{MODEL_FILE} and {GRAPH_FILE} (missing {})", f.display()) });
         }
     }
     let masks = dir.join(MASKS_FILE);
-    DenseModel::load(&model, &graph, masks.is_file().then_some(masks.as_path()))
+    Ok((model, graph, masks.is_file().then_some(masks)))
+}
+
+/// Loads `model.safetensors` + `graph.json` (+ `masks.safetensors` if present) from a run dir.
+pub fn load_run(dir: &Path) -> Result<DenseModel> {
+    let (model, graph, masks) = run_files(dir)?;
+    DenseModel::load(&model, &graph, masks.as_deref())
 }

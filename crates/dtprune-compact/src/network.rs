@@ -46,6 +46,14 @@ impl Weights {
             Weights::Csr(_) => "csr",
         }
     }
+    /// The matrix as dense values (a CSR one expanded, zeros included).
+    pub fn to_dense(&self) -> DenseMat {
+        match self {
+            Weights::Dense(d) => d.clone(),
+            Weights::Csr(c) => c.to_dense(),
+        }
+    }
+
     /// `Y[rows, n] += W · X[cols, n]` with the storage's kernel.
     pub fn matmul_acc(&self, x: &[f32], n: usize, y: &mut [f32]) {
         match self {

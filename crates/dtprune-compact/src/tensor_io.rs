@@ -339,6 +339,21 @@ pub fn write_safetensors(
     Ok(bytes.len() as u64)
 }
 
+/// Every tensor of `shapes` read from `file` with its shape checked, masks multiplied in (a
+/// tensor `masks` lists has its masked entries set to exact zeros).
+pub fn read_masked(file: &SafetensorsFile, masks: Option<&SafetensorsFile>, shapes: &[(String, Vec<usize>)]) -> Result<BTreeMap<String, Tensor>> {
+    let mut params = BTreeMap::new();
+    for (name, shape) in shapes {
+        let mut t = file.f32(name, Some(shape))?;
+        if let Some(m) = masks.filter(|m| m.contains(name)) {
+            let mask = m.f32(name, Some(shape))?;
+            t.data.iter_mut().zip(&mask.data).filter(|(_, &k)| k == 0.0).for_each(|(v, _)| *v = 0.0);
+        }
+        params.insert(name.clone(), t);
+    }
+    Ok(params)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,3 +418,4 @@ mod tests {
         assert_eq!(f16_to_f64(0xc000), -2.0);
     }
 }
+

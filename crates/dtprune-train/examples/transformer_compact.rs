@@ -14,6 +14,8 @@ use dtprune_train::models::transformer_shrink::compact;
 use dtprune_train::models::TransformerClassifier;
 use dtprune_train::params::list_params;
 use dtprune_train::Model;
+use dtprune_compact::transformer::{compact as native_compact, TransformerModel, TransformerNet};
+use dtprune_compact::CompactOptions;
 use std::path::Path;
 use std::time::Instant;
 
@@ -84,5 +86,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (cm, cl, ch) = latency(&small, &item, tokens, repeats, &device);
     println!("  masked (dense shapes) {dm:.3} [{dl:.3}, {dh:.3}]");
     println!("  compact               {cm:.3} [{cl:.3}, {ch:.3}]   speedup {:.2}x", dm / cm);
+
+    // dtprune-compact's native network (what `dtprune compact` deploys) on the same files.
+    let masked = TransformerModel::load_run(Path::new(&run))?;
+    let native = native_compact(&masked, &CompactOptions::default())?;
+    for m in &native.report.matrices {
+        println!("  {:<28} {:?} density {:.3} {} (crossover {:.3})", m.name, m.compact_shape, m.density, m.format, m.crossover);
+    }
+    let ids_all: Vec<u32> = batch.ids.clone().into_data().convert::<i64>().try_into_vec::<i64>().unwrap().into_iter().map(|v| v as u32).collect();
+    let got = native.network.forward(&ids_all, &batch.lengths, test.len())?;
+    let diff = a.iter().zip(&got).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    println!("native compact: largest logit difference to the masked Burn model {diff:e}");
+    let len = batch.lengths[longest];
+    let time = |net: &TransformerNet| -> (f64, f64, f64) {
+        for _ in 0..20 {
+            std::hint::black_box(net.forward(&item.0, &[len], 1).unwrap());
+        }
+        let mut per: Vec<f64> = (0..repeats)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..50 {
+                    std::hint::black_box(net.forward(&item.0, &[len], 1).unwrap());
+                }
+                t.elapsed().as_secs_f64() * 1e3 / 50.0
+            })
+            .collect();
+        per.sort_by(f64::total_cmp);
+        (per[per.len() / 2], per[0], per[per.len() - 1])
+    };
+    let (nd, ndl, ndh) = time(&masked.dense_network());
+    let (nc, ncl, nch) = time(&native.network);
+    println!("  native dense          {nd:.3} [{ndl:.3}, {ndh:.3}]");
+    println!("  native compact        {nc:.3} [{ncl:.3}, {nch:.3}]   vs masked Burn {:.2}x, vs native dense {:.2}x", dm / nc, nd / nc);
     Ok(())
 }

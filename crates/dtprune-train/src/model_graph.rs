@@ -1,7 +1,7 @@
 //! What a model says about its layers: a layer graph `dtprune-compact` reads ([`Graph`]:
-//! checked against the parameters, compacted), or — for recurrent classifiers (compacted by
-//! `dtprune_compact::recurrent`) and models with ops compaction does not read yet (embedding
-//! tables, attention) — a plain node list ([`NodeGraph`]) in the
+//! checked against the parameters, compacted), or — for recurrent and Transformer classifiers
+//! (compacted by `dtprune_compact::recurrent` and `::transformer`) and models with ops
+//! compaction does not read yet (the tabular model's embedding tables) — a plain node list ([`NodeGraph`]) in the
 //! DAG form of `graph.json` version 2 (`id`, `op`, `inputs`, the op's sizes, its parameter
 //! tensors). `dtprune compact` on such a run says which ops it lacks instead of failing
 //! obscurely ([`unsupported_ops`]).
@@ -124,8 +124,13 @@ impl NodeGraph {
 }
 
 /// The ops of `graph.json` at `path` that compaction does not read ([`OPS_WITHOUT_COMPACTION`]),
-/// in node order; empty for a layer graph. An unreadable file gives none (compaction reports it).
+/// in node order; empty for a layer graph and for a Transformer classifier (whose family
+/// `dtprune_compact::transformer` reads as a whole). An unreadable file gives none (compaction
+/// reports it).
 pub fn unsupported_ops(path: &Path) -> Vec<String> {
+    if dtprune_compact::transformer::is_transformer_graph(path) {
+        return Vec::new();
+    }
     let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };
     let Ok(graph) = serde_json::from_str::<NodeGraph>(&text) else { return Vec::new() };
     let mut ops: Vec<String> = Vec::new();

@@ -73,7 +73,12 @@ impl GraphBuilder {
 
     /// Encodes the graph. The last node's output becomes the graph output `output.0`; `input`
     /// is the name the first node reads.
-    pub fn finish(mut self, name: &str, doc: &str, input: (&str, &[Dim]), output: (&str, &[Dim])) -> Msg {
+    pub fn finish(self, name: &str, doc: &str, input: (&str, &[Dim]), output: (&str, &[Dim])) -> Msg {
+        self.finish_with_inputs(name, doc, &[proto::value_info(input.0, input.1)], output)
+    }
+
+    /// [`Self::finish`] for a graph of several (or non-float) inputs, given as value infos.
+    pub fn finish_with_inputs(mut self, name: &str, doc: &str, inputs: &[Msg], output: (&str, &[Dim])) -> Msg {
         let last = self.nodes.last_mut().map(|n| std::mem::replace(&mut n.output, output.0.to_string()));
         let rename = |s: &String| if Some(s) == last.as_ref() { output.0.to_string() } else { s.clone() };
         let nodes: Vec<Msg> = self
@@ -90,7 +95,7 @@ impl GraphBuilder {
             doc,
             nodes: &nodes,
             initializers: &self.initializers,
-            inputs: &[proto::value_info(input.0, input.1)],
+            inputs,
             outputs: &[proto::value_info(output.0, output.1)],
         })
     }

@@ -133,6 +133,12 @@ pub fn export_run(dir: &Path, variant: Variant, out: Option<&Path>) -> Result<On
             Variant::Compact => crate::recurrent::export::load(dir)?.1,
         };
         crate::recurrent::onnx::to_onnx(&net, variant)
+    } else if crate::transformer::is_transformer_graph(&dir.join(crate::model::GRAPH_FILE)) {
+        let net = match variant {
+            Variant::Dense => crate::transformer::TransformerModel::load_run(dir)?.dense_network(),
+            Variant::Compact => crate::transformer::export::load(dir)?.1,
+        };
+        crate::transformer::onnx::to_onnx(&net, variant)
     } else {
         layer_graph_onnx(dir, variant)?
     };

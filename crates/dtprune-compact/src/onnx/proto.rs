@@ -90,6 +90,11 @@ pub fn node(op_type: &str, name: &str, inputs: &[String], outputs: &[String], at
 
 /// A float32 tensor graph input or output.
 pub fn value_info(name: &str, dims: &[Dim]) -> Msg {
+    value_info_typed(name, dims, FLOAT)
+}
+
+/// [`value_info`] of a tensor of element type `elem_type` (`FLOAT`, `INT64`).
+pub fn value_info_typed(name: &str, dims: &[Dim], elem_type: i32) -> Msg {
     let mut shape = Msg::new();
     for d in dims {
         let mut dim = Msg::new();
@@ -100,7 +105,7 @@ pub fn value_info(name: &str, dims: &[Dim]) -> Msg {
         shape.message(1, &dim);
     }
     let mut tensor = Msg::new();
-    tensor.int32(1, FLOAT).message(2, &shape);
+    tensor.int32(1, elem_type).message(2, &shape);
     let mut ty = Msg::new();
     ty.message(1, &tensor);
     let mut m = Msg::new();

@@ -63,13 +63,6 @@ pub struct RecurrentCompactJson {
     pub report: RecurrentReport,
 }
 
-fn dense_of(w: &Weights) -> DenseMat {
-    match w {
-        Weights::Dense(d) => d.clone(),
-        Weights::Csr(c) => c.to_dense(),
-    }
-}
-
 fn gate_letters(kind: CellKind) -> Vec<String> {
     match kind {
         CellKind::Lstm => ["i", "f", "g", "o"],
@@ -94,14 +87,14 @@ pub fn export(c: &RecurrentCompacted, dir: &Path) -> Result<ExportedFiles> {
     let mut layers = Vec::new();
     for l in &net.layers {
         let [wi, wh, bi, bh] = torch_names(&l.name);
-        let (mi, mh) = (dense_of(&l.input_weights), dense_of(&l.hidden_weights));
+        let (mi, mh) = (l.input_weights.to_dense(), l.hidden_weights.to_dense());
         tensors.push((wi, OwnedTensor::f32(vec![mi.rows, mi.cols], &mi.data)));
         tensors.push((wh, OwnedTensor::f32(vec![mh.rows, mh.cols], &mh.data)));
         tensors.push((bi, OwnedTensor::f32(vec![l.input_bias.len()], &l.input_bias)));
         tensors.push((bh, OwnedTensor::f32(vec![l.hidden_bias.len()], &l.hidden_bias)));
         layers.push(LayerJson { name: l.name.clone(), input_size: mi.cols, hidden_size: l.hidden, input_storage: l.input_weights.format().into(), hidden_storage: l.hidden_weights.format().into() });
     }
-    let fc = dense_of(&net.classifier.weight);
+    let fc = net.classifier.weight.to_dense();
     let name = &net.classifier.name;
     tensors.push((format!("{name}.weight"), OwnedTensor::f32(vec![fc.rows, fc.cols], &fc.data)));
     tensors.push((format!("{name}.bias"), OwnedTensor::f32(vec![fc.rows], &net.classifier.bias)));

@@ -10,7 +10,6 @@ use super::layer::RecurrentLayer;
 use super::spec::RecurrentSpec;
 use crate::dense::DenseMat;
 use crate::error::{CompactError, Result};
-use crate::model::{GRAPH_FILE, MASKS_FILE, MODEL_FILE};
 use crate::network::{broadcast_bias, transpose, LinearOp, Weights};
 use crate::sparse::Csr;
 use crate::tensor_io::{SafetensorsFile, Tensor};
@@ -48,27 +47,14 @@ impl RecurrentModel {
 
     /// Every tensor `spec` lists, read from `file` with its shape checked (masks multiplied in).
     pub fn from_file(spec: RecurrentSpec, file: &SafetensorsFile, masks: Option<&SafetensorsFile>) -> Result<RecurrentModel> {
-        let mut params = BTreeMap::new();
-        for (name, shape) in spec.param_shapes() {
-            let mut t = file.f32(&name, Some(&shape))?;
-            if let Some(m) = masks.filter(|m| m.contains(&name)) {
-                let mask = m.f32(&name, Some(&shape))?;
-                t.data.iter_mut().zip(&mask.data).filter(|(_, &k)| k == 0.0).for_each(|(v, _)| *v = 0.0);
-            }
-            params.insert(name, t);
-        }
+        let params = crate::tensor_io::read_masked(file, masks, &spec.param_shapes())?;
         Ok(RecurrentModel { spec, params })
     }
 
     /// A run directory's `model.safetensors` + `graph.json` (+ `masks.safetensors`).
     pub fn load_run(dir: &Path) -> Result<RecurrentModel> {
-        let (model, graph, masks) = (dir.join(MODEL_FILE), dir.join(GRAPH_FILE), dir.join(MASKS_FILE));
-        for f in [&model, &graph] {
-            if !f.is_file() {
-                return Err(CompactError::NoModel { dir: dir.to_owned(), expected: format!("{MODEL_FILE} and {GRAPH_FILE} (missing {})", f.display()) });
-            }
-        }
-        Self::load(&model, &graph, masks.is_file().then_some(masks.as_path()))
+        let (model, graph, masks) = crate::model::run_files(dir)?;
+        Self::load(&model, &graph, masks.as_deref())
     }
 
     /// Layer `l`'s transform with its gates stacked in order: `[G·H, cols]` and its bias.

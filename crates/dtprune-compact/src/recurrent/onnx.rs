@@ -12,8 +12,6 @@
 
 use super::cell::CellKind;
 use super::net::RecurrentNet;
-use crate::dense::DenseMat;
-use crate::network::Weights;
 use crate::onnx::builder::GraphBuilder;
 use crate::onnx::ops::gemm;
 use crate::onnx::proto::{self, attr_int, attr_ints, Dim};
@@ -34,19 +32,12 @@ fn permute_gates(data: &[f32], h: usize, cols: usize, order: &[usize]) -> Vec<f3
     order.iter().flat_map(|&g| data[g * h * cols..(g + 1) * h * cols].iter().copied()).collect()
 }
 
-fn dense_of(w: &Weights) -> DenseMat {
-    match w {
-        Weights::Dense(d) => d.clone(),
-        Weights::Csr(c) => c.to_dense(),
-    }
-}
-
 pub fn to_onnx(net: &RecurrentNet, variant: Variant) -> Vec<u8> {
     let mut b = GraphBuilder::new();
     let mut x = b.node("Transpose", "to_sequence_major", &["input".to_string()], vec![attr_ints("perm", &[1, 0, 2])]);
     for (i, l) in net.layers.iter().enumerate() {
         let (h, order) = (l.hidden, onnx_gate_order(l.kind));
-        let (wi, wh) = (dense_of(&l.input_weights), dense_of(&l.hidden_weights));
+        let (wi, wh) = (l.input_weights.to_dense(), l.hidden_weights.to_dense());
         let g = order.len();
         let w = b.initializer(&format!("{}.W", l.name), &[1, g * h, wi.cols], &permute_gates(&wi.data, h, wi.cols, order));
         let r = b.initializer(&format!("{}.R", l.name), &[1, g * h, h], &permute_gates(&wh.data, h, h, order));

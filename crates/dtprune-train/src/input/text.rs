@@ -78,6 +78,11 @@ impl TextData {
     pub fn new(set: TokenizedSet) -> Self {
         Self { set }
     }
+
+    /// The token ids, lengths and labels of the split.
+    pub fn tokens(&self) -> &TokenizedSet {
+        &self.set
+    }
 }
 
 impl InputKind for TextData {

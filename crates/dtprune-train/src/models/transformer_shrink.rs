@@ -138,4 +138,31 @@ mod tests {
             assert_close(&logits(&compact, &device), &before);
         }
     }
+
+    /// dtprune-compact's native Transformer (what `dtprune compact` deploys) reads the files
+    /// the trainer writes and gives Burn's logits, padding included: the masked model run
+    /// densely, and the compact one with a head, a neuron and a stream dimension zeroed and cut
+    /// out and every matrix CSR, for both texts at once and one by one.
+    #[test]
+    fn native_kernels_give_burns_logits() {
+        use dtprune_compact::transformer::{compact as native_compact, TransformerModel};
+        use dtprune_compact::{CompactOptions, Crossover};
+        let device = Device::flex();
+        let base = model(&device);
+        let groups = crate::models::transformer_groups::groups(&base);
+        let dead = zero_unit(zero_unit(zero_unit(base, &groups[0], 1), &groups[3], 2), &groups[4], 5);
+        let want = logits(&dead, &device);
+        let dir = tempfile::tempdir().unwrap();
+        crate::model_graph::check_and_write(dead.graph(INFO), &dead, None, &dir.path().join("graph.json")).unwrap();
+        crate::export::save_safetensors(&dir.path().join("model.safetensors"), &crate::export::module_tensors(&dead), &[]).unwrap();
+        let masked = TransformerModel::load_run(dir.path()).unwrap();
+        let (ids, lengths) = ([3u32, 7, 1, 19, 4, 4, 2, 9, 11, 5, 0, 0], [6usize, 4]);
+        assert_close(&masked.dense_network().forward(&ids, &lengths, 2).unwrap(), &want);
+        let c = native_compact(&masked, &CompactOptions { crossover: Crossover::Fixed(1.01), remove_structure: true }).unwrap();
+        let after: Vec<usize> = c.report.units.iter().map(|u| u.units_after).collect();
+        assert_eq!(after, [2, 5, 3, 4, 7], "heads, ffn of each block, then the stream");
+        assert!(c.report.matrices.iter().all(|m| m.format == "csr"));
+        assert_close(&c.network.forward(&ids, &lengths, 2).unwrap(), &want);
+        assert_close(&c.network.forward(&ids[6..], &lengths[1..], 1).unwrap(), &want[3..]);
+    }
 }
