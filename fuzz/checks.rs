@@ -116,6 +116,39 @@ pub fn recurrent_model(data: &[u8]) {
     }
 }
 
+/// A Transformer run's `graph.json` + `model.safetensors` (its tensors also the masks), from
+/// `[json length: u16 LE] json [safetensors]`: the spec reader, the tensor checks, the dense
+/// and the compact network (dead heads, neurons and stream dimensions cut out, CSR kernels),
+/// each run on one text and on three of different lengths (one empty), and the ONNX writer.
+pub fn transformer_model(data: &[u8]) {
+    use dtprune_compact::transformer::{compact as compact_transformer, TransformerModel, TransformerNet, TransformerSpec};
+    let Some((json, tensors)) = split(data) else { return };
+    let Ok(text) = std::str::from_utf8(json) else { return };
+    let Ok(spec) = TransformerSpec::from_json_str(text, Path::new("graph.json")) else { return };
+    let Ok(file) = SafetensorsFile::from_bytes(Path::new("model.safetensors"), tensors.to_vec()) else { return };
+    let Ok(model) = TransformerModel::from_file(spec, &file, Some(&file)) else { return };
+    let (t, d) = (model.spec.max_len, model.spec.d_model);
+    let work: usize = model.spec.blocks.iter().map(|b| d * (4 * b.heads * b.head_dim + 2 * b.ffn) + b.heads * t * t).sum();
+    if 3 * t > MAX_RUN_FLOATS || work * t > 64 * MAX_RUN_FLOATS {
+        return;
+    }
+    let run = |net: &TransformerNet| {
+        let vocab = net.vocab as u32;
+        let ids: Vec<u32> = (0..3 * t as u32).map(|i| i % vocab).collect();
+        let one = net.forward(&ids[..t], &[t], 1).expect("a valid single text runs");
+        assert_eq!(one.len(), net.num_classes());
+        let lengths = [t, 0, t.div_ceil(2)];
+        assert_eq!(net.forward(&ids, &lengths, 3).expect("valid texts run").len(), 3 * net.num_classes());
+        assert!(net.forward(&ids[..t], &[t + 1], 1).is_err(), "a text longer than max_len is refused");
+        let _ = dtprune_compact::transformer::onnx::to_onnx(net, dtprune_compact::onnx::Variant::Dense);
+    };
+    run(&model.dense_network());
+    let opts = CompactOptions { crossover: Crossover::Fixed(0.5), remove_structure: true };
+    if let Ok(c) = compact_transformer(&model, &opts) {
+        run(&c.network);
+    }
+}
+
 /// One forward pass at batch 1 (the gathered batch-1 kernels) and one at 17 (the batch-wide
 /// kernels, the fused convolution + pooling with its masked tail), each input the right length
 /// for its batch. (Until 2 Dec the targets passed one sample's input as a batch of 2, which

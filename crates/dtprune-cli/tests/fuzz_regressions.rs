@@ -60,6 +60,11 @@ fn recurrent_model_inputs() {
 }
 
 #[test]
+fn transformer_model_inputs() {
+    replay("transformer_model", checks::transformer_model);
+}
+
+#[test]
 fn compact_model_inputs() {
     replay("compact_model", checks::compact_model);
 }
