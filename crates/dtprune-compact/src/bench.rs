@@ -224,20 +224,23 @@ pub fn bench_run_dir(dir: &Path, opts: &BenchOptions) -> Result<BenchReport> {
     let dense = load_run(dir)?.dense_network()?;
     let (_, compact) = load_compact(dir)?;
     let mut r = bench(&dense, &compact, opts)?;
-    r.dense_file_bytes = std::fs::metadata(dir.join(MODEL_FILE))
-        .ok()
-        .map(|m| m.len());
-    r.compact_file_bytes = std::fs::metadata(dir.join(COMPACT_WEIGHTS))
-        .ok()
-        .map(|m| m.len());
     r.int8 = crate::bench_int8::bench_int8(dir, &compact, opts)?;
+    add_run_files(&mut r, dir, opts)?;
+    Ok(r)
+}
+
+/// Completes a run's report, whatever the model family: the sizes of its two weight files and,
+/// when `opts.onnxruntime_python` is set, the onnxruntime baseline on the ONNX exports of the
+/// same two models (written into the run).
+pub fn add_run_files(r: &mut BenchReport, dir: &Path, opts: &BenchOptions) -> Result<()> {
+    r.dense_file_bytes = std::fs::metadata(dir.join(MODEL_FILE)).ok().map(|m| m.len());
+    r.compact_file_bytes = std::fs::metadata(dir.join(COMPACT_WEIGHTS)).ok().map(|m| m.len());
     if let Some(python) = &opts.onnxruntime_python {
-        // The baseline runs the ONNX exports of the same two models, written into the run.
         let d = onnx::export_run(dir, onnx::Variant::Dense, None)?;
         let c = onnx::export_run(dir, onnx::Variant::Compact, None)?;
         r.onnxruntime = Some(bench_onnxruntime(python, &d.path, &c.path, opts, r.threads)?);
     }
-    Ok(r)
+    Ok(())
 }
 
 pub fn argmax(v: &[f32]) -> usize {

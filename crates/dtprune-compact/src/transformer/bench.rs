@@ -13,10 +13,6 @@ use rand_chacha::ChaCha8Rng;
 use super::net::{TransformerModel, TransformerNet};
 use crate::bench::{argmax, time_fn, BenchOptions, BenchReport, BenchRow};
 use crate::error::Result;
-use crate::export::COMPACT_WEIGHTS;
-use crate::model::MODEL_FILE;
-use crate::onnx::{self, Variant};
-use crate::onnxruntime_bench::bench_onnxruntime;
 
 /// Activations one text holds at a time (4 bytes a value): the stream, its norm, the stacked
 /// projections, one head's scores and the feed-forward hidden layer; texts run in parallel,
@@ -68,12 +64,6 @@ pub fn bench_run_dir(dir: &Path, opts: &BenchOptions) -> Result<BenchReport> {
     let dense = TransformerModel::load_run(dir)?.dense_network();
     let (_, compact) = super::export::load(dir)?;
     let mut r = bench(&dense, &compact, opts)?;
-    r.dense_file_bytes = std::fs::metadata(dir.join(MODEL_FILE)).ok().map(|m| m.len());
-    r.compact_file_bytes = std::fs::metadata(dir.join(COMPACT_WEIGHTS)).ok().map(|m| m.len());
-    if let Some(python) = &opts.onnxruntime_python {
-        let d = onnx::export_run(dir, Variant::Dense, None)?;
-        let c = onnx::export_run(dir, Variant::Compact, None)?;
-        r.onnxruntime = Some(bench_onnxruntime(python, &d.path, &c.path, opts, r.threads)?);
-    }
+    crate::bench::add_run_files(&mut r, dir, opts)?;
     Ok(r)
 }
