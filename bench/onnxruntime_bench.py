@@ -8,9 +8,11 @@ Usage:
 `dtprune bench --run DIR` calls this (the script is built into the binary) with the run's two
 ONNX exports and its own thread count, when `$DTPRUNE_PYTHON` (default python3) can import
 onnxruntime. It can also be run by hand on any ONNX file whose inputs' first axis is the batch:
-float32 inputs get random values, an int64 input (token ids) random ids in [0, 100) — every
-text model dtprune writes has a larger vocabulary — and a float input named `mask` ones (every
-position a real token, the case `dtprune bench` times for its own Transformer).
+float32 inputs get random values, an int64 input random ids — below each table's rows where the
+model's metadata `dtprune.id_rows` lists them (a tabular model's categorical columns), else in
+[0, 100) (token ids: every text model dtprune writes has a larger vocabulary) — and a float
+input named `mask` ones (every position a real token, the case `dtprune bench` times for its
+own Transformer).
 
 Method, matching dtprune's bench: one session per model (CPU provider, all graph optimisations,
 `intra_op_num_threads` = --threads, `inter_op_num_threads` = 1, sequential execution); per batch
@@ -41,8 +43,11 @@ def session(path, threads):
     return ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
 
 
-def random_input(inp, n, rng):
+def random_input(inp, n, rng, id_rows):
     shape = [n] + [int(d) for d in inp.shape[1:]]
+    if inp.type == "tensor(int64)" and id_rows is not None:
+        # One id per table, each below its table's rows (a tabular model's metadata).
+        return rng.integers(0, np.array(id_rows, np.int64), shape, dtype=np.int64)
     if inp.type == "tensor(int64)":
         return rng.integers(0, 100, shape, dtype=np.int64)
     if inp.name == "mask":
@@ -54,7 +59,9 @@ def time_batch(sess, n, a, rng):
     (out,) = sess.get_outputs()
     y = np.empty([n] + [int(d) for d in out.shape[1:]], np.float32)
     b = sess.io_binding()
-    inputs = [(inp.name, random_input(inp, n, rng)) for inp in sess.get_inputs()]
+    rows = sess.get_modelmeta().custom_metadata_map.get("dtprune.id_rows")
+    id_rows = json.loads(rows) if rows else None
+    inputs = [(inp.name, random_input(inp, n, rng, id_rows)) for inp in sess.get_inputs()]
     for name, x in inputs:
         b.bind_cpu_input(name, x)
     b.bind_output(out.name, "cpu", 0, np.float32, list(y.shape), y.ctypes.data)

@@ -177,3 +177,40 @@ pub fn compact_model(data: &[u8]) {
     }
     run_batches(&net, shapes[0].numel(), 0.25);
 }
+
+/// A tabular run's `graph.json` + `model.safetensors` (its tensors also the masks), from
+/// `[json length: u16 LE] json [safetensors]`: the spec reader, the tensor checks, the dense
+/// and the compact network (dead embedding dimensions and neurons cut out, CSR kernels), each
+/// run on one row and on three, an id outside its table refused, and the ONNX writer.
+pub fn tabular_model(data: &[u8]) {
+    use dtprune_compact::tabular::{compact as compact_tabular, TabularModel, TabularNet, TabularSpec};
+    let Some((json, tensors)) = split(data) else { return };
+    let Ok(text) = std::str::from_utf8(json) else { return };
+    let Ok(spec) = TabularSpec::from_json_str(text, Path::new("graph.json")) else { return };
+    let Ok(file) = SafetensorsFile::from_bytes(Path::new("model.safetensors"), tensors.to_vec()) else { return };
+    let Ok(model) = TabularModel::from_file(spec, &file, Some(&file)) else { return };
+    let sizes = model.spec.linear_sizes();
+    if sizes.iter().map(|(i, o)| i * o).sum::<usize>() > 64 * MAX_RUN_FLOATS || sizes.iter().any(|(i, o)| i.max(o) * 3 > MAX_RUN_FLOATS) {
+        return;
+    }
+    let run = |net: &TabularNet| {
+        let c = net.tables.len();
+        let ids: Vec<u32> = (0..3 * c).map(|i| (i as u32 * 7) % net.tables[i % c].rows as u32).collect();
+        let numeric: Vec<f32> = (0..3 * net.numeric).map(|i| i as f32 * 0.25 - 1.0).collect();
+        let one = net.forward(&ids[..c], &numeric[..net.numeric], 1).expect("a valid row runs");
+        assert_eq!(one.len(), net.num_classes());
+        assert_eq!(net.forward(&ids, &numeric, 3).expect("valid rows run").len(), 3 * net.num_classes());
+        if c > 0 {
+            let mut bad = ids[..c].to_vec();
+            bad[0] = net.tables[0].rows as u32;
+            assert!(net.forward(&bad, &numeric[..net.numeric], 1).is_err(), "an id outside its table is refused");
+        }
+        let _ = dtprune_compact::tabular::onnx::to_onnx(net, dtprune_compact::onnx::Variant::Dense);
+    };
+    let Ok(dense) = model.dense_network() else { return };
+    run(&dense);
+    let opts = CompactOptions { crossover: Crossover::Fixed(0.5), remove_structure: true };
+    if let Ok(c) = compact_tabular(&model, &opts) {
+        run(&c.network);
+    }
+}

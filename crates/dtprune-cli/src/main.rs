@@ -2,6 +2,7 @@
 
 mod bench_train;
 mod compact_recurrent;
+mod compact_tabular;
 mod compact_transformer;
 mod quantize;
 mod config_file;
@@ -344,6 +345,7 @@ fn run(cli: Cli) -> Result<()> {
                 if let Some(n) = reference {
                     let path = match family {
                         Family::Transformer => compact_transformer::write_reference(&run, n)?,
+                        Family::Tabular => compact_tabular::write_reference(&run, n)?,
                         _ => compact_recurrent::write_reference(&run, n)?,
                     };
                     println!("wrote {} ({n} test items, the compact and the masked model's logits)", path.display());
@@ -396,6 +398,7 @@ fn run(cli: Cli) -> Result<()> {
             let report = match Family::of(&run) {
                 Family::Recurrent => dtprune_compact::recurrent::bench::bench_run_dir(&run, &opts)?,
                 Family::Transformer => dtprune_compact::transformer::bench::bench_run_dir(&run, &opts)?,
+                Family::Tabular => dtprune_compact::tabular::bench::bench_run_dir(&run, &opts)?,
                 Family::Layers => dtprune_compact::bench_run_dir(&run, &opts)?,
             };
             println!("{report}");
@@ -604,6 +607,7 @@ enum Family {
     Layers,
     Recurrent,
     Transformer,
+    Tabular,
 }
 
 impl Family {
@@ -613,6 +617,8 @@ impl Family {
             Family::Recurrent
         } else if dtprune_compact::transformer::is_transformer_graph(&graph) {
             Family::Transformer
+        } else if dtprune_compact::tabular::is_tabular_graph(&graph) {
+            Family::Tabular
         } else {
             Family::Layers
         }
@@ -623,15 +629,18 @@ impl Family {
             Family::Layers => "layer-graph",
             Family::Recurrent => "recurrent (lstm, gru)",
             Family::Transformer => "transformer",
+            Family::Tabular => "tabular (tabular-mlp)",
         }
     }
 }
 
-/// What `dtprune compact` made of a run: a layer-graph model, a recurrent or a Transformer one.
+/// What `dtprune compact` made of a run: a layer-graph model, a recurrent, a Transformer or a
+/// tabular one.
 enum Compaction {
     Layers(CompactSummary),
     Recurrent(Box<compact_recurrent::RecurrentSummary>),
     Transformer(Box<compact_transformer::TransformerSummary>),
+    Tabular(Box<compact_tabular::TabularSummary>),
 }
 
 impl Compaction {
@@ -641,6 +650,7 @@ impl Compaction {
             Compaction::Layers(c) => (c.report.original_param_bytes, c.report.compact_param_bytes),
             Compaction::Recurrent(r) => (r.compacted.report.original_param_bytes, r.compacted.report.compact_param_bytes),
             Compaction::Transformer(t) => (t.compacted.report.original_param_bytes, t.compacted.report.compact_param_bytes),
+            Compaction::Tabular(t) => (t.compacted.report.original_param_bytes, t.compacted.report.compact_param_bytes),
         }
     }
 
@@ -649,6 +659,7 @@ impl Compaction {
             Compaction::Layers(c) => c.report.structure.removed_units(),
             Compaction::Recurrent(r) => r.compacted.report.removed_units(),
             Compaction::Transformer(t) => t.compacted.report.removed_units(),
+            Compaction::Tabular(t) => t.compacted.report.removed_units(),
         }
     }
 }
@@ -659,6 +670,7 @@ impl std::fmt::Display for Compaction {
             Compaction::Layers(c) => c.fmt(f),
             Compaction::Recurrent(r) => r.fmt(f),
             Compaction::Transformer(t) => t.fmt(f),
+            Compaction::Tabular(t) => t.fmt(f),
         }
     }
 }
@@ -674,6 +686,7 @@ fn compact(run: &Path, crossover: Option<f64>) -> Result<Compaction> {
     match Family::of(run) {
         Family::Recurrent => return Ok(Compaction::Recurrent(Box::new(compact_recurrent::compact(run, &opts)?))),
         Family::Transformer => return Ok(Compaction::Transformer(Box::new(compact_transformer::compact(run, &opts)?))),
+        Family::Tabular => return Ok(Compaction::Tabular(Box::new(compact_tabular::compact(run, &opts)?))),
         Family::Layers => {}
     }
     let (c, files) = dtprune_compact::compact_run_dir(run, &opts).map_err(|e| {

@@ -65,6 +65,11 @@ fn transformer_model_inputs() {
 }
 
 #[test]
+fn tabular_model_inputs() {
+    replay("tabular_model", checks::tabular_model);
+}
+
+#[test]
 fn compact_model_inputs() {
     replay("compact_model", checks::compact_model);
 }

@@ -3,8 +3,8 @@
 //! summary written), re-evaluate with `dtprune eval` and report. The recurrent runs compact:
 //! dead hidden units cut out, the compact model's predictions checked against the masked one
 //! on the whole test split, its PyTorch-named file run by numpy and its ONNX export by
-//! onnxruntime (`recurrent_forward.py`), and `dtprune bench` times it; `tabular-mlp`'s
-//! compaction says clearly which ops it lacks. Plus the errors of mixing kinds and of bad
+//! onnxruntime (`recurrent_forward.py`), and `dtprune bench` times it; `tabular-mlp` compacts
+//! the same way (dead embedding dimensions and neurons, `tabular_forward.py`). Plus the errors of mixing kinds and of bad
 //! data-set options. The data are the shared copies (`../shared/datasets/`); a test skips
 //! with a printed reason when its copy is absent.
 
@@ -70,7 +70,7 @@ fn lstm_trains_prunes_evaluates_and_compacts() {
     let doc = read_json(&run.join("compact.json"));
     assert_eq!(doc["format"], "dtprune-compact-recurrent");
     assert_eq!(doc["gate_order"], serde_json::json!(["i", "f", "g", "o"]));
-    check_outside(&run);
+    check_outside(&run, "recurrent_forward.py", "sequences");
     bad_recurrent_files_are_named(&run);
 }
 
@@ -118,21 +118,22 @@ fn bad_recurrent_files_are_named(run: &std::path::Path) {
     assert!(!d.join("x.onnx").exists());
 }
 
-/// Exports both ONNX models and runs `recurrent_forward.py` (numpy on the PyTorch-named file,
-/// onnxruntime on the ONNX files) against the reference logits.
-fn check_outside(run: &std::path::Path) {
+/// Exports both ONNX models and runs `script` (`recurrent_forward.py` or `tabular_forward.py`:
+/// numpy on the PyTorch-named file, onnxruntime on the ONNX files) against the 40 reference
+/// `items` (sequences, rows) with their logits.
+fn check_outside(run: &std::path::Path, script: &str, items: &str) {
     let out = run.to_str().unwrap();
     run_ok(&["export", "--run", out, "--format", "onnx"]);
     run_ok(&["export", "--run", out, "--format", "onnx", "--compact"]);
-    let Some(py) = common::python_with_numpy("recurrent_forward.py") else { return };
-    let script = repo_root().join("crates/dtprune-compact/tests/recurrent_forward.py");
-    let o = std::process::Command::new(&py).arg(&script).arg(run).output().expect("run python");
+    let Some(py) = common::python_with_numpy(script) else { return };
+    let path = repo_root().join("crates/dtprune-compact/tests").join(script);
+    let o = std::process::Command::new(&py).arg(&path).arg(run).output().expect("run python");
     let (so, se) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success(), "recurrent_forward.py failed:\n{so}\n{se}");
+    assert!(o.status.success(), "{script} failed:\n{so}\n{se}");
     assert!(so.contains("numpy") && so.contains("argmax agree: True"), "{so}");
     if std::env::var_os("CI").is_some() {
         // .ci/run installs onnxruntime: both graphs must have run.
-        assert!(so.contains("model.onnx: 40 sequences") && so.contains("compact.onnx: 40 sequences"), "{so}");
+        assert!(so.contains(&format!("model.onnx: 40 {items}")) && so.contains(&format!("compact.onnx: 40 {items}")), "{so}");
     }
     println!("{}", so.trim());
 }
@@ -154,7 +155,7 @@ fn gru_learns_fsdd_with_dynamic_pruning() {
     check_masks_enforced(&run);
     let c = run_ok(&["compact", "--run", out, "--crossover", "0.9", "--reference", "40"]);
     assert!(c.contains("argmax of compact = masked on 300/300") && c.contains("rnn.1.input_transform"), "{c}");
-    check_outside(&run);
+    check_outside(&run, "recurrent_forward.py", "sequences");
     // The benchmark runs both models (no timing is asserted: the figures are BENCHMARKS.md's).
     let b = run_ok(&["bench", "--run", out, "--batch", "1", "--batch", "4"]);
     assert!(b.contains("argmax agree: true"), "{b}");
@@ -183,8 +184,36 @@ fn tabular_mlp_learns_adult_and_prunes_its_embeddings() {
     assert_eq!(layers["hidden.0.bias"].as_f64(), Some(0.0), "{layers:?}");
     assert!(layers["embeddings.0.weight"].as_f64().unwrap() > 0.0, "{layers:?}");
     check_masks_enforced(&run);
-    let err = run_fail(&["compact", "--run", out]);
-    assert!(err.contains("compaction does not support this model's ops yet (embedding, concat)"), "{err}");
+
+    // Compaction: dead embedding dimensions and neurons cut out; the compact model gives the
+    // masked model's predictions on the whole test split, and outside tools agree with both.
+    let c = run_ok(&["compact", "--run", out, "--reference", "40"]);
+    let agree = c.lines().find_map(|l| l.split_once("argmax of compact = masked on ")).and_then(|(_, r)| r.split(';').next()).and_then(|r| r.split_once('/'));
+    assert!(agree.is_some_and(|(a, b)| a == b && a.parse::<usize>().unwrap_or(0) >= 4000), "{c}");
+    let doc = read_json(&run.join("compact.json"));
+    assert_eq!(doc["format"], "dtprune-compact-tabular");
+    assert_eq!(doc["spec"]["tables"].as_array().map(Vec::len), Some(8), "{doc}");
+    assert_eq!(doc["spec"]["numeric"], 6);
+    let removed: u64 = doc["report"]["units"].as_array().unwrap().iter().map(|u| u["units_before"].as_u64().unwrap() - u["units_after"].as_u64().unwrap()).sum();
+    assert!(removed > 0, "at 80% sparsity some dimension or neuron is dead: {c}");
+    check_outside(&run, "tabular_forward.py", "rows");
+    let b = run_ok(&["bench", "--run", out, "--batch", "1", "--batch", "64"]);
+    assert!(b.contains("argmax agree: true"), "{b}");
+
+    // A damaged compact model is named, and nothing is written from it.
+    let json = std::fs::read_to_string(run.join("compact.json")).unwrap();
+    let x = run.join("x.onnx");
+    std::fs::write(run.join("compact.json"), json.replacen("\"numeric\": 6", "\"numeric\": 5", 1)).unwrap();
+    let e = run_fail(&["export", "--run", out, "--compact", "-o", x.to_str().unwrap()]);
+    assert!(e.contains("compact.safetensors") && e.contains("hidden.0.weight"), "{e}");
+    assert!(!x.exists());
+    std::fs::write(run.join("compact.json"), &json).unwrap();
+    let mut weights = std::fs::read(run.join("compact.safetensors")).unwrap();
+    weights.truncate(weights.len() / 2);
+    std::fs::write(run.join("compact.safetensors"), weights).unwrap();
+    let e = run_fail(&["export", "--run", out, "--compact", "-o", x.to_str().unwrap()]);
+    assert!(e.contains("compact.safetensors"), "{e}");
+    assert!(!x.exists());
 }
 
 /// The structure policy on `tabular-mlp` removes whole embedding dimensions (a table's column

@@ -97,6 +97,16 @@ pub struct LayerReport {
     pub compact_bytes: usize,
 }
 
+/// What became of one group of structured units (a model family's heads, neurons, stream or
+/// embedding dimensions).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UnitReport {
+    /// The group: `blocks.L.heads`, `stream`, `embeddings.T.dim`, `hidden.L`, …
+    pub group: String,
+    pub units_before: usize,
+    pub units_after: usize,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CompactReport {
     pub structure: StructureReport,

@@ -42,6 +42,7 @@ pub mod graph;
 pub mod inspect;
 pub mod model;
 pub mod network;
+mod node_file;
 pub mod ops;
 pub mod onnx;
 pub mod onnxruntime_bench;
@@ -55,6 +56,7 @@ pub mod sliced;
 pub mod sparse;
 pub mod structure;
 pub mod synth;
+pub mod tabular;
 pub mod tensor_io;
 
 pub use bench::{bench, bench_run_dir, BenchOptions, BenchReport, BenchRow, Timing};

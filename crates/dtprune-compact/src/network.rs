@@ -262,26 +262,41 @@ impl Network {
         self.run(x, n, Some(&mut observe))
     }
 
-    fn run(&self, x: &[f32], n: usize, mut observe: Option<&mut dyn FnMut(usize, std::time::Duration)>) -> Result<Vec<f32>> {
+    /// [`Network::forward`] on an input already batch-innermost (`[C·H·W, N]`, e.g. built so by
+    /// a model's own front end): no transpose on the way in.
+    pub fn forward_batch_innermost(&self, x: Vec<f32>, n: usize) -> Result<Vec<f32>> {
+        self.check_input_len(x.len(), n)?;
+        self.run_from(x, n, None, std::time::Duration::ZERO)
+    }
+
+    fn check_input_len(&self, len: usize, n: usize) -> Result<()> {
+        let per = self.input.numel();
+        if len != n * per {
+            return Err(CompactError::Input(format!("input has {len} values, expected {n} samples x {per}")));
+        }
+        Ok(())
+    }
+
+    fn run(&self, x: &[f32], n: usize, observe: Option<&mut dyn FnMut(usize, std::time::Duration)>) -> Result<Vec<f32>> {
+        self.check_input_len(x.len(), n)?;
+        // Sample-major [N, C·H·W] -> batch-innermost [C·H·W, N] = [C, H, W, N].
+        let started = observe.is_some().then(std::time::Instant::now);
+        let input = transpose(x, n, self.input.numel());
+        let layout = started.map_or(std::time::Duration::ZERO, |t| t.elapsed());
+        self.run_from(input, n, observe, layout)
+    }
+
+    /// The ops on the batch-innermost input; `layout` is the time already spent changing layout.
+    fn run_from(&self, input: Vec<f32>, n: usize, mut observe: Option<&mut dyn FnMut(usize, std::time::Duration)>, mut layout: std::time::Duration) -> Result<Vec<f32>> {
         let now = |on: bool| on.then(std::time::Instant::now);
         let since = |t: Option<std::time::Instant>| t.map_or(std::time::Duration::ZERO, |t| t.elapsed());
         let timed = observe.is_some();
-        let per = self.input.numel();
-        if x.len() != n * per {
-            return Err(CompactError::Input(format!(
-                "input has {} values, expected {n} samples x {per}",
-                x.len()
-            )));
-        }
-        // Sample-major [N, C·H·W] -> batch-innermost [C·H·W, N] = [C, H, W, N].
-        let started = now(timed);
         let shapes = self.shapes();
         // Each value lives until its last reader; an in-place op takes its input's buffer when
         // it is that last reader (in a chain: always, so no activation is ever copied).
         let mut uses = self.readers();
         let mut acts: Vec<Option<Vec<f32>>> = vec![None; shapes.len()];
-        acts[0] = Some(transpose(x, n, per));
-        let mut layout = since(started);
+        acts[0] = Some(input);
         // The pooling op a convolution computed together with itself (see `conv_pool.rs`).
         let mut fused_pool = None;
         for (i, op) in self.ops.iter().enumerate() {

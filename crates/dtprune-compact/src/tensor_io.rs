@@ -39,6 +39,25 @@ impl Tensor {
     pub fn numel(&self) -> usize {
         self.data.len()
     }
+
+    /// A `[rows, cols]` matrix without the rows in `drop`.
+    pub fn keep_rows(&self, drop: &[usize]) -> Tensor {
+        let cols = self.shape[1];
+        let rows: Vec<usize> = (0..self.shape[0]).filter(|r| !drop.contains(r)).collect();
+        Tensor::new(vec![rows.len(), cols], rows.iter().flat_map(|&r| self.data[r * cols..(r + 1) * cols].iter().copied()).collect())
+    }
+
+    /// A `[rows, cols]` matrix without the columns in `drop`.
+    pub fn keep_cols(&self, drop: &[usize]) -> Tensor {
+        let cols: Vec<usize> = (0..self.shape[1]).filter(|c| !drop.contains(c)).collect();
+        Tensor::new(vec![self.shape[0], cols.len()], self.data.chunks_exact(self.shape[1].max(1)).flat_map(|row| cols.iter().map(|&c| row[c])).collect())
+    }
+
+    /// A vector without the entries in `drop`.
+    pub fn keep_entries(&self, drop: &[usize]) -> Tensor {
+        let v: Vec<f32> = self.data.iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, v)| *v).collect();
+        Tensor::new(vec![v.len()], v)
+    }
 }
 
 #[derive(Deserialize)]
@@ -357,6 +376,16 @@ pub fn read_masked(file: &SafetensorsFile, masks: Option<&SafetensorsFile>, shap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keeps_the_rows_columns_and_entries_not_dropped() {
+        let t = Tensor::new(vec![3, 2], vec![1., 2., 3., 4., 5., 6.]);
+        assert_eq!(t.keep_rows(&[1]).data, [1., 2., 5., 6.]);
+        let c = t.keep_cols(&[0]);
+        assert_eq!((c.shape, c.data), (vec![3, 1], vec![2., 4., 6.]));
+        assert_eq!(t.keep_cols(&[0, 1]).shape, [3, 0]);
+        assert_eq!(Tensor::new(vec![3], vec![7., 8., 9.]).keep_entries(&[0, 2]).data, [8.]);
+    }
 
     fn sample() -> Vec<u8> {
         let t = vec![

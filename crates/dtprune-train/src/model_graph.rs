@@ -1,8 +1,8 @@
 //! What a model says about its layers: a layer graph `dtprune-compact` reads ([`Graph`]:
-//! checked against the parameters, compacted), or — for recurrent and Transformer classifiers
-//! (compacted by `dtprune_compact::recurrent` and `::transformer`) and models with ops
-//! compaction does not read yet (the tabular model's embedding tables) — a plain node list ([`NodeGraph`]) in the
-//! DAG form of `graph.json` version 2 (`id`, `op`, `inputs`, the op's sizes, its parameter
+//! checked against the parameters, compacted), or — for recurrent, Transformer and tabular
+//! classifiers (compacted as whole families by `dtprune_compact::recurrent`, `::transformer`
+//! and `::tabular`) and a user's own models with ops compaction does not read — a plain node
+//! list ([`NodeGraph`]) in the DAG form of `graph.json` version 2 (`id`, `op`, `inputs`, the op's sizes, its parameter
 //! tensors). `dtprune compact` on such a run says which ops it lacks instead of failing
 //! obscurely ([`unsupported_ops`]).
 
@@ -41,9 +41,10 @@ impl From<NodeGraph> for ModelGraph {
     }
 }
 
-/// The ops of [`NodeGraph`]s that no compaction reads yet; a run whose `graph.json` holds one
-/// cannot be compacted (its masked `model.safetensors` is the result). `lstm`, `gru` and
-/// `last_valid` are read by `dtprune_compact::recurrent`.
+/// The ops of [`NodeGraph`]s that compaction reads only inside a whole family's model (the
+/// Transformer's and the tabular classifier's); a user's own model with one cannot be compacted
+/// (its masked `model.safetensors` is the result). `lstm`, `gru` and `last_valid` are read by
+/// `dtprune_compact::recurrent`.
 pub const OPS_WITHOUT_COMPACTION: &[&str] = &["embedding", "concat", "self_attention", "stream_norm", "mean_pool"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,11 +125,11 @@ impl NodeGraph {
 }
 
 /// The ops of `graph.json` at `path` that compaction does not read ([`OPS_WITHOUT_COMPACTION`]),
-/// in node order; empty for a layer graph and for a Transformer classifier (whose family
-/// `dtprune_compact::transformer` reads as a whole). An unreadable file gives none (compaction
-/// reports it).
+/// in node order; empty for a layer graph and for a Transformer or tabular classifier (whose
+/// families `dtprune_compact::transformer` and `::tabular` read as a whole). An unreadable
+/// file gives none (compaction reports it).
 pub fn unsupported_ops(path: &Path) -> Vec<String> {
-    if dtprune_compact::transformer::is_transformer_graph(path) {
+    if dtprune_compact::transformer::is_transformer_graph(path) || dtprune_compact::tabular::is_tabular_graph(path) {
         return Vec::new();
     }
     let Ok(text) = std::fs::read_to_string(path) else { return Vec::new() };

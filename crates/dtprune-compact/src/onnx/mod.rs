@@ -139,6 +139,12 @@ pub fn export_run(dir: &Path, variant: Variant, out: Option<&Path>) -> Result<On
             Variant::Compact => crate::transformer::export::load(dir)?.1,
         };
         crate::transformer::onnx::to_onnx(&net, variant)
+    } else if crate::tabular::is_tabular_graph(&dir.join(crate::model::GRAPH_FILE)) {
+        let net = match variant {
+            Variant::Dense => crate::tabular::TabularModel::load_run(dir)?.dense_network()?,
+            Variant::Compact => crate::tabular::export::load(dir)?.1,
+        };
+        crate::tabular::onnx::to_onnx(&net, variant)
     } else {
         layer_graph_onnx(dir, variant)?
     };

@@ -3,13 +3,11 @@
 //! (`last_valid`), and a `linear` classifier. Parameter names are the trainer's
 //! (`rnn.0.input_gate.input_transform.weight`, PyTorch `[out, in]` layout).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-use serde::Deserialize;
 
 use super::cell::CellKind;
 use crate::error::{CompactError, Result};
+use crate::node_file::{GraphFile, NodeFile};
 
 /// One recurrent layer: its tensor prefix (`rnn.0`) and sizes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,30 +32,10 @@ pub struct RecurrentSpec {
     pub classes: usize,
 }
 
-#[derive(Deserialize)]
-struct NodeFile {
-    id: String,
-    op: String,
-    #[serde(default)]
-    inputs: Vec<String>,
-    #[serde(flatten)]
-    attrs: BTreeMap<String, serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct GraphFile {
-    model: String,
-    input: Vec<usize>,
-    nodes: Vec<NodeFile>,
-    output: String,
-}
-
 /// Whether the graph file at `path` is a recurrent classifier's (its nodes include an `lstm`
 /// or `gru`); false for layer graphs and unreadable files.
 pub fn is_recurrent_graph(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else { return false };
-    let Ok(g) = serde_json::from_str::<GraphFile>(&text) else { return false };
-    g.nodes.iter().any(|n| CellKind::from_op(&n.op).is_some())
+    GraphFile::peek(path).is_some_and(|g| g.nodes.iter().any(|n| CellKind::from_op(&n.op).is_some()))
 }
 
 impl RecurrentSpec {

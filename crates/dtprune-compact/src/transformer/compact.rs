@@ -24,13 +24,7 @@ use crate::error::Result;
 use crate::network::LinearOp;
 use crate::tensor_io::Tensor;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct UnitReport {
-    /// `blocks.L.heads`, `blocks.L.ffn` or `stream`.
-    pub group: String,
-    pub units_before: usize,
-    pub units_after: usize,
-}
+pub use crate::compact::UnitReport;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TransformerReport {
@@ -125,22 +119,6 @@ pub fn dead_units(model: &TransformerModel) -> Removal {
     removal
 }
 
-fn keep_rows(t: &Tensor, drop: &[usize]) -> Tensor {
-    let cols = t.shape[1];
-    let rows: Vec<usize> = (0..t.shape[0]).filter(|r| !drop.contains(r)).collect();
-    Tensor::new(vec![rows.len(), cols], rows.iter().flat_map(|&r| t.data[r * cols..(r + 1) * cols].iter().copied()).collect())
-}
-
-fn keep_cols(t: &Tensor, drop: &[usize]) -> Tensor {
-    let cols: Vec<usize> = (0..t.shape[1]).filter(|c| !drop.contains(c)).collect();
-    Tensor::new(vec![t.shape[0], cols.len()], t.data.chunks_exact(t.shape[1]).flat_map(|row| cols.iter().map(|&c| row[c])).collect())
-}
-
-fn keep_entries(t: &Tensor, drop: &[usize]) -> Tensor {
-    let v: Vec<f32> = t.data.iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, v)| *v).collect();
-    Tensor::new(vec![v.len()], v)
-}
-
 /// `model` without the units of `removed`.
 pub fn remove_units(model: &TransformerModel, removed: &Removal) -> TransformerModel {
     let mut out = model.clone();
@@ -152,14 +130,14 @@ pub fn remove_units(model: &TransformerModel, removed: &Removal) -> TransformerM
         let n = &spec.name;
         let rows: Vec<usize> = removed.heads[b].iter().flat_map(|&h| h * spec.head_dim..(h + 1) * spec.head_dim).collect();
         for q in ["query", "key", "value"] {
-            edit(format!("{n}.attention.{q}.weight"), &|t| keep_rows(t, &rows));
-            edit(format!("{n}.attention.{q}.bias"), &|t| keep_entries(t, &rows));
+            edit(format!("{n}.attention.{q}.weight"), &|t| t.keep_rows(&rows));
+            edit(format!("{n}.attention.{q}.bias"), &|t| t.keep_entries(&rows));
         }
-        edit(format!("{n}.attention_output.weight"), &|t| keep_cols(t, &rows));
+        edit(format!("{n}.attention_output.weight"), &|t| t.keep_cols(&rows));
         let units = &removed.ffn[b];
-        edit(format!("{n}.ffn_in.weight"), &|t| keep_rows(t, units));
-        edit(format!("{n}.ffn_in.bias"), &|t| keep_entries(t, units));
-        edit(format!("{n}.ffn_out.weight"), &|t| keep_cols(t, units));
+        edit(format!("{n}.ffn_in.weight"), &|t| t.keep_rows(units));
+        edit(format!("{n}.ffn_in.bias"), &|t| t.keep_entries(units));
+        edit(format!("{n}.ffn_out.weight"), &|t| t.keep_cols(units));
     }
     let dims = &removed.stream;
     if !dims.is_empty() {
@@ -169,11 +147,11 @@ pub fn remove_units(model: &TransformerModel, removed: &Removal) -> TransformerM
             let row_of = owner.ends_with(".attention_output") || owner.ends_with(".ffn_out");
             let entry_of = matches!(tensor, "gamma" | "beta");
             if column_of && tensor == "weight" {
-                edit(name.clone(), &|t| keep_cols(t, dims));
+                edit(name.clone(), &|t| t.keep_cols(dims));
             } else if row_of && tensor == "weight" {
-                edit(name.clone(), &|t| keep_rows(t, dims));
+                edit(name.clone(), &|t| t.keep_rows(dims));
             } else if (row_of && tensor == "bias") || entry_of {
-                edit(name.clone(), &|t| keep_entries(t, dims));
+                edit(name.clone(), &|t| t.keep_entries(dims));
             }
         }
     }

@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{CompactError, Result};
+use crate::node_file::GraphFile;
 
 /// One encoder block's sizes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,30 +46,10 @@ pub struct TransformerSpec {
     pub classes: usize,
 }
 
-#[derive(Deserialize)]
-struct NodeFile {
-    id: String,
-    op: String,
-    #[serde(default)]
-    inputs: Vec<String>,
-    #[serde(flatten)]
-    attrs: BTreeMap<String, serde_json::Value>,
-}
-
-#[derive(Deserialize)]
-struct GraphFile {
-    model: String,
-    input: Vec<usize>,
-    nodes: Vec<NodeFile>,
-    output: String,
-}
-
 /// Whether the graph file at `path` is a Transformer classifier's (it has a `self_attention`
 /// node); false for other graphs and unreadable files.
 pub fn is_transformer_graph(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else { return false };
-    let Ok(g) = serde_json::from_str::<GraphFile>(&text) else { return false };
-    g.nodes.iter().any(|n| n.op == "self_attention")
+    GraphFile::peek(path).is_some_and(|g| g.has_op("self_attention"))
 }
 
 /// `(id, op, inputs)` of every node the spec implies, in order.

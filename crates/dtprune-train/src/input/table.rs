@@ -41,6 +41,11 @@ impl TableData {
     pub fn new(set: TableSet) -> Self {
         Self { set }
     }
+
+    /// The split's ids, numeric columns and labels.
+    pub fn rows(&self) -> &TableSet {
+        &self.set
+    }
 }
 
 impl InputKind for TableData {

@@ -122,4 +122,37 @@ mod tests {
         let worst = logits(&small, &batch).iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(worst < 1e-5, "{worst}");
     }
+
+    /// dtprune-compact's native tabular model (what `dtprune compact` deploys) reads the files
+    /// the trainer writes and gives Burn's logits: the masked model run densely, and the compact
+    /// one with a dimension of each table and a neuron of each hidden layer zeroed and cut out
+    /// and every layer CSR.
+    #[test]
+    fn native_kernels_give_burns_logits() {
+        use dtprune_compact::tabular::{compact as native_compact, TabularModel};
+        use dtprune_compact::{CompactOptions, Crossover};
+        let device = Device::flex();
+        let (base, batch) = model(&device);
+        let g = base.structure_groups();
+        let dead = zero_unit(zero_unit(zero_unit(zero_unit(base, &g[0], 2), &g[1], 0), &g[2], 3), &g[3], 1);
+        let want = logits(&dead, &batch);
+        let info = TableInfo { cardinalities: vec![5, 4], numeric: 2, classes: 2 };
+        let dir = tempfile::tempdir().unwrap();
+        crate::model_graph::check_and_write(dead.graph(info), &dead, None, &dir.path().join("graph.json")).unwrap();
+        crate::export::save_safetensors(&dir.path().join("model.safetensors"), &crate::export::module_tensors(&dead), &[]).unwrap();
+        let masked = TabularModel::load_run(dir.path()).unwrap();
+        let ids: Vec<u32> = batch.categorical.clone().unwrap().into_data().convert::<i64>().try_into_vec::<i64>().unwrap().iter().map(|&v| v as u32).collect();
+        let numeric: Vec<f32> = batch.numeric.clone().unwrap().into_data().try_into_vec::<f32>().unwrap();
+        let close = |got: &[f32], want: &[f32]| {
+            let worst = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+            assert!(got.len() == want.len() && worst < 1e-5, "{got:?} vs {want:?}");
+        };
+        close(&masked.dense_network().unwrap().forward(&ids, &numeric, 7).unwrap(), &want);
+        let c = native_compact(&masked, &CompactOptions { crossover: Crossover::Fixed(1.01), remove_structure: true }).unwrap();
+        let after: Vec<usize> = c.report.units.iter().map(|u| u.units_after).collect();
+        assert_eq!(after, [2, 2, 5, 5], "dims of each table, then each hidden layer's neurons");
+        assert!(c.report.layers.iter().all(|l| l.format == "csr"));
+        close(&c.network.forward(&ids, &numeric, 7).unwrap(), &want);
+        close(&c.network.forward(&ids[2..4], &numeric[2..4], 1).unwrap(), &want[2..4]);
+    }
 }
