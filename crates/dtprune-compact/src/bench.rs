@@ -218,6 +218,56 @@ pub fn bench(dense: &Network, compact: &Network, opts: &BenchOptions) -> Result<
     })
 }
 
+/// A model family's runnable network as `dtprune bench` times it (the recurrent, Transformer
+/// and tabular networks; the layer graph has its own loop with the per-op table).
+pub trait BenchNet {
+    /// One batch of inputs, whatever the family reads (frames, token ids, table rows).
+    type Batch;
+    /// `n` random inputs of the right shape and range for this network (the compact network
+    /// reads the same).
+    fn random_batch(&self, n: usize, rng: &mut ChaCha8Rng) -> Self::Batch;
+    /// Logits `[n, classes]`.
+    fn logits(&self, batch: &Self::Batch, n: usize) -> Result<Vec<f32>>;
+    fn classes(&self) -> usize;
+    fn stored_bytes(&self) -> usize;
+    /// Working memory of one pass at batch `n`.
+    fn activation_bytes(&self, n: usize) -> usize;
+}
+
+/// Times `dense` against `compact` at `opts.batches` on the same random inputs, after
+/// comparing their logits on them.
+pub fn bench_nets<N: BenchNet>(dense: &N, compact: &N, opts: &BenchOptions) -> Result<BenchReport> {
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
+    let (mut rows, mut max_diff, mut agree) = (Vec::new(), 0f32, true);
+    for &n in &opts.batches {
+        let batch = dense.random_batch(n, &mut rng);
+        let (yd, yc) = (dense.logits(&batch, n)?, compact.logits(&batch, n)?);
+        let k = dense.classes();
+        for (a, b) in yd.chunks(k).zip(yc.chunks(k)) {
+            agree &= argmax(a) == argmax(b);
+            max_diff = a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(max_diff, f32::max);
+        }
+        let d = time_fn(|_, n| dense.logits(&batch, n), &[], n, opts)?;
+        let c = time_fn(|_, n| compact.logits(&batch, n), &[], n, opts)?;
+        rows.push(BenchRow { batch: n, speedup: d.median_s / c.median_s, dense: d, compact: c, dense_activation_bytes: dense.activation_bytes(n), compact_activation_bytes: compact.activation_bytes(n) });
+    }
+    Ok(BenchReport {
+        rows,
+        dense_param_bytes: dense.stored_bytes(),
+        compact_param_bytes: compact.stored_bytes(),
+        dense_file_bytes: None,
+        compact_file_bytes: None,
+        threads: rayon::current_num_threads(),
+        kernels: crate::simd::level().name(),
+        max_abs_logit_diff: max_diff,
+        argmax_agree: agree,
+        layers: Vec::new(),
+        layers_batch: 0,
+        onnxruntime: None,
+        int8: None,
+    })
+}
+
 /// `dtprune bench --run DIR`: dense = `model.safetensors`, compact = the exported
 /// `compact.safetensors` as written (run `compact_run_dir` first).
 pub fn bench_run_dir(dir: &Path, opts: &BenchOptions) -> Result<BenchReport> {

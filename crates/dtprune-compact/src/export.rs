@@ -26,6 +26,48 @@ use crate::tensor_io::{write_atomic, write_safetensors, OwnedTensor, Safetensors
 pub const COMPACT_WEIGHTS: &str = "compact.safetensors";
 pub const COMPACT_JSON: &str = "compact.json";
 pub const REFERENCE_FILE: &str = "reference.safetensors";
+
+/// A model family's compact form in `dir` (recurrent, Transformer, tabular): its `compact.json`
+/// read as `T` once its `format` and `version` are checked (so another family's file or an
+/// older version is named as such, not as a missing field), with the paths of both files.
+pub(crate) fn read_family_json<T: serde::de::DeserializeOwned>(dir: &Path, format: &str, version: u32) -> Result<(T, PathBuf, PathBuf)> {
+    let (json_path, weights_path) = (dir.join(COMPACT_JSON), dir.join(COMPACT_WEIGHTS));
+    if !json_path.is_file() || !weights_path.is_file() {
+        return Err(CompactError::NoModel { dir: dir.to_owned(), expected: format!("{COMPACT_JSON} and {COMPACT_WEIGHTS} (run `dtprune compact` first)") });
+    }
+    let text = std::fs::read_to_string(&json_path).map_err(|e| CompactError::io(&json_path, e))?;
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|source| CompactError::GraphJson { path: json_path.clone(), source })?;
+    let (f, v) = (value.get("format").and_then(|f| f.as_str()).unwrap_or("(none)"), value.get("version").and_then(|v| v.as_u64()).unwrap_or(0));
+    if f != format || v != u64::from(version) {
+        return Err(in_file(&json_path, format!("format {f} version {v} is not {format} version {version}")));
+    }
+    let doc = serde_json::from_value(value).map_err(|source| CompactError::GraphJson { path: json_path.clone(), source })?;
+    Ok((doc, json_path, weights_path))
+}
+
+/// Writes a model family's compact form into `dir`, each file atomically: `tensors` as
+/// `compact.safetensors` (header metadata `meta`) and `doc` as `compact.json`.
+pub(crate) fn write_family_files(dir: &Path, tensors: &[(String, OwnedTensor)], meta: HashMap<String, String>, doc: &impl Serialize) -> Result<ExportedFiles> {
+    let weights = dir.join(COMPACT_WEIGHTS);
+    let weights_bytes = write_safetensors(&weights, tensors, Some(meta))?;
+    let json = dir.join(COMPACT_JSON);
+    let text = serde_json::to_string_pretty(doc).map_err(|e| CompactError::Serialize { path: json.clone(), reason: e.to_string() })?;
+    write_atomic(&json, text.as_bytes())?;
+    Ok(ExportedFiles { weights, json, weights_bytes })
+}
+
+/// An error about the contents of the file at `path`.
+pub(crate) fn in_file(path: &Path, reason: String) -> CompactError {
+    CompactError::InFile { path: path.to_owned(), source: Box::new(CompactError::Input(reason)) }
+}
+
+/// Every storage entry of a family's `compact.json` is `dense` or `csr`.
+pub(crate) fn check_storage(storage: &std::collections::BTreeMap<String, String>, json_path: &Path) -> Result<()> {
+    match storage.iter().find(|(_, s)| *s != "dense" && *s != "csr") {
+        Some((name, s)) => Err(in_file(json_path, format!("storage `{s}` of `{name}` is neither dense nor csr"))),
+        None => Ok(()),
+    }
+}
 pub const FORMAT_NAME: &str = "dtprune-compact";
 pub const FORMAT_VERSION: u32 = 1;
 

@@ -17,7 +17,10 @@
 //! 6. [`bench`] and [`inspect`] back `dtprune bench` and `dtprune inspect`;
 //! 7. [`recurrent`] does the same for LSTM/GRU classifiers (dead hidden units cut out of every
 //!    gate, native step kernels, PyTorch-named files, ONNX `LSTM`/`GRU` graphs), with the
-//!    batch-1 sparse products of [`sliced`].
+//!    batch-1 sparse products of [`sliced`];
+//! 8. [`transformer`] (dead heads, feed-forward neurons and stream dimensions) and [`tabular`]
+//!    (dead embedding dimensions, and neurons through [`structure`]) likewise, each family
+//!    reading its whole model from a node-form `graph.json`.
 //!
 //! No Burn dependency: this crate is the deployment side.
 //!

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::error::{CompactError, Result};
+
 #[derive(Deserialize)]
 pub(crate) struct NodeFile {
     pub id: String,
@@ -32,6 +34,21 @@ impl GraphFile {
     pub fn peek(path: &Path) -> Option<GraphFile> {
         let text = std::fs::read_to_string(path).ok()?;
         serde_json::from_str(&text).ok()
+    }
+
+    /// Parses `text`, the contents of `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<GraphFile> {
+        serde_json::from_str(text).map_err(|e| CompactError::GraphJson { path: path.to_owned(), source: e })
+    }
+
+    /// The error for node `index` (its id and op named) of the file at `path`.
+    pub fn invalid(&self, path: &Path, index: usize, reason: String) -> CompactError {
+        CompactError::InvalidGraph {
+            index,
+            id: self.nodes.get(index).map(|n| n.id.clone()).unwrap_or_default(),
+            op: self.nodes.get(index).map(|n| n.op.clone()).unwrap_or_default(),
+            reason: format!("{} ({}): {reason}", path.display(), self.model),
+        }
     }
 
     pub fn has_op(&self, op: &str) -> bool {

@@ -6,54 +6,41 @@
 
 use std::path::Path;
 
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::net::{RecurrentModel, RecurrentNet};
-use crate::bench::{argmax, time_fn, BenchOptions, BenchReport, BenchRow};
+use crate::bench::{BenchNet, BenchOptions, BenchReport};
 use crate::error::Result;
 
-/// Activations one forward pass holds at batch n: the input, every layer's step-major input
-/// projections and its output sequence, and the state (4 bytes a value).
-fn activation_bytes(net: &RecurrentNet, n: usize) -> usize {
-    let t = net.frames;
-    let per_layer: usize = net.layers.iter().map(|l| l.kind.num_gates() * l.hidden * (2 * t * n + n) + 2 * l.hidden * (t * n + n)).sum();
-    4 * (t * n * net.features + per_layer)
-}
+impl BenchNet for RecurrentNet {
+    /// `[n, frames, features]`, every frame valid.
+    type Batch = Vec<f32>;
 
-/// Times `dense` against `compact` at `opts.batches` on the same random sequences.
-pub fn bench(dense: &RecurrentNet, compact: &RecurrentNet, opts: &BenchOptions) -> Result<BenchReport> {
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed);
-    let per = dense.frames * dense.features;
-    let (mut rows, mut max_diff, mut agree) = (Vec::new(), 0f32, true);
-    for &n in &opts.batches {
+    fn random_batch(&self, n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
         // Sums of uniforms: roughly N(0, 1), the scale of standardised log-mel features.
-        let x: Vec<f32> = (0..n * per).map(|_| (0..3).map(|_| rng.random::<f32>() * 2.0 - 1.0).sum::<f32>()).collect();
-        let (yd, yc) = (dense.forward_full(&x, n)?, compact.forward_full(&x, n)?);
-        let k = dense.num_classes();
-        for (a, b) in yd.chunks(k).zip(yc.chunks(k)) {
-            agree &= argmax(a) == argmax(b);
-            max_diff = a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(max_diff, f32::max);
-        }
-        let d = time_fn(|x, n| dense.forward_full(x, n), &x, n, opts)?;
-        let c = time_fn(|x, n| compact.forward_full(x, n), &x, n, opts)?;
-        rows.push(BenchRow { batch: n, speedup: d.median_s / c.median_s, dense: d, compact: c, dense_activation_bytes: activation_bytes(dense, n), compact_activation_bytes: activation_bytes(compact, n) });
+        (0..n * self.frames * self.features).map(|_| (0..3).map(|_| rng.random::<f32>() * 2.0 - 1.0).sum::<f32>()).collect()
     }
-    Ok(BenchReport {
-        rows,
-        dense_param_bytes: dense.param_bytes(),
-        compact_param_bytes: compact.param_bytes(),
-        dense_file_bytes: None,
-        compact_file_bytes: None,
-        threads: rayon::current_num_threads(),
-        kernels: crate::simd::level().name(),
-        max_abs_logit_diff: max_diff,
-        argmax_agree: agree,
-        layers: Vec::new(),
-        layers_batch: 0,
-        onnxruntime: None,
-        int8: None,
-    })
+
+    fn logits(&self, x: &Vec<f32>, n: usize) -> Result<Vec<f32>> {
+        self.forward_full(x, n)
+    }
+
+    fn classes(&self) -> usize {
+        self.num_classes()
+    }
+
+    fn stored_bytes(&self) -> usize {
+        self.param_bytes()
+    }
+
+    /// The input, every layer's step-major input projections and its output sequence, and the
+    /// state (4 bytes a value).
+    fn activation_bytes(&self, n: usize) -> usize {
+        let t = self.frames;
+        let per_layer: usize = self.layers.iter().map(|l| l.kind.num_gates() * l.hidden * (2 * t * n + n) + 2 * l.hidden * (t * n + n)).sum();
+        4 * (t * n * self.features + per_layer)
+    }
 }
 
 /// The run's masked model (dense) against its exported compact model (`dtprune compact` first),
@@ -61,7 +48,7 @@ pub fn bench(dense: &RecurrentNet, compact: &RecurrentNet, opts: &BenchOptions) 
 pub fn bench_run_dir(dir: &Path, opts: &BenchOptions) -> Result<BenchReport> {
     let dense = RecurrentModel::load_run(dir)?.dense_network();
     let (_, compact) = super::export::load(dir)?;
-    let mut r = bench(&dense, &compact, opts)?;
+    let mut r = crate::bench::bench_nets(&dense, &compact, opts)?;
     crate::bench::add_run_files(&mut r, dir, opts)?;
     Ok(r)
 }

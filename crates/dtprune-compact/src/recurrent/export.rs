@@ -17,13 +17,13 @@ use serde::{Deserialize, Serialize};
 use super::compact::{RecurrentCompacted, RecurrentReport};
 use super::net::RecurrentNet;
 use crate::dense::DenseMat;
-use crate::error::{CompactError, Result};
-use crate::export::{ExportedFiles, COMPACT_JSON, COMPACT_WEIGHTS};
+use crate::error::Result;
+use crate::export::{ExportedFiles, COMPACT_JSON};
 use crate::network::{LinearOp, Weights};
 use crate::recurrent::cell::CellKind;
 use crate::recurrent::layer::RecurrentLayer;
 use crate::sparse::Csr;
-use crate::tensor_io::{write_atomic, write_safetensors, OwnedTensor, SafetensorsFile};
+use crate::tensor_io::{OwnedTensor, SafetensorsFile};
 
 pub const FORMAT_NAME: &str = "dtprune-compact-recurrent";
 pub const FORMAT_VERSION: u32 = 1;
@@ -109,13 +109,7 @@ pub fn export(c: &RecurrentCompacted, dir: &Path) -> Result<ExportedFiles> {
         classifier: ClassifierJson { name: name.clone(), in_features: fc.cols, out_features: fc.rows, storage: net.classifier.weight.format().into() },
         report: c.report.clone(),
     };
-    let weights = dir.join(COMPACT_WEIGHTS);
-    let meta: HashMap<String, String> = [("format".to_string(), FORMAT_NAME.to_string()), ("dtprune.cell".to_string(), kind.op().to_string())].into();
-    let weights_bytes = write_safetensors(&weights, &tensors, Some(meta))?;
-    let json = dir.join(COMPACT_JSON);
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| CompactError::Serialize { path: json.clone(), reason: e.to_string() })?;
-    write_atomic(&json, text.as_bytes())?;
-    Ok(ExportedFiles { weights, json, weights_bytes })
+    crate::export::write_family_files(dir, &tensors, HashMap::from([("format".to_string(), FORMAT_NAME.to_string()), ("dtprune.cell".to_string(), kind.op().to_string())]), &doc)
 }
 
 /// Whether `compact.json` in `dir` is a recurrent model's.
@@ -126,16 +120,8 @@ pub fn is_recurrent_compact(dir: &Path) -> bool {
 /// Reads `compact.json` + `compact.safetensors` back into a runnable network with the recorded
 /// storage; every tensor is checked against the document.
 pub fn load(dir: &Path) -> Result<(RecurrentCompactJson, RecurrentNet)> {
-    let (json_path, weights_path) = (dir.join(COMPACT_JSON), dir.join(COMPACT_WEIGHTS));
-    if !json_path.is_file() || !weights_path.is_file() {
-        return Err(CompactError::NoModel { dir: dir.to_owned(), expected: format!("{COMPACT_JSON} and {COMPACT_WEIGHTS} (run `dtprune compact` first)") });
-    }
-    let text = std::fs::read_to_string(&json_path).map_err(|e| CompactError::io(&json_path, e))?;
-    let doc: RecurrentCompactJson = serde_json::from_str(&text).map_err(|source| CompactError::GraphJson { path: json_path.clone(), source })?;
-    let bad = |reason: String| CompactError::InFile { path: json_path.clone(), source: Box::new(CompactError::Input(reason)) };
-    if doc.format != FORMAT_NAME || doc.version != FORMAT_VERSION {
-        return Err(bad(format!("format {} version {} is not {FORMAT_NAME} version {FORMAT_VERSION}", doc.format, doc.version)));
-    }
+    let (doc, json_path, weights_path) = crate::export::read_family_json::<RecurrentCompactJson>(dir, FORMAT_NAME, FORMAT_VERSION)?;
+    let bad = |reason: String| crate::export::in_file(&json_path, reason);
     let kind = CellKind::from_op(&doc.cell).ok_or_else(|| bad(format!("cell `{}` is neither lstm nor gru", doc.cell)))?;
     let &[frames, features] = doc.input.as_slice() else { return Err(bad(format!("input {:?} is not [frames, features]", doc.input))) };
     let file = SafetensorsFile::open(&weights_path)?;

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use super::compact::{TabularCompacted, TabularReport};
 use super::net::{TabularModel, TabularNet};
 use super::spec::TabularSpec;
-use crate::error::{CompactError, Result};
-use crate::export::{ExportedFiles, COMPACT_JSON, COMPACT_WEIGHTS};
-use crate::tensor_io::{write_atomic, write_safetensors, OwnedTensor, SafetensorsFile};
+use crate::error::Result;
+use crate::export::ExportedFiles;
+use crate::tensor_io::{OwnedTensor, SafetensorsFile};
 
 pub const FORMAT_NAME: &str = "dtprune-compact-tabular";
 pub const FORMAT_VERSION: u32 = 1;
@@ -37,31 +37,15 @@ pub fn export(c: &TabularCompacted, dir: &Path) -> Result<ExportedFiles> {
     let tensors: Vec<(String, OwnedTensor)> = c.model.named_tensors().into_iter().map(|(name, t)| (name, OwnedTensor::f32(t.shape.clone(), &t.data))).collect();
     let storage = c.report.layers.iter().map(|l| (l.name.clone(), l.format.clone())).collect();
     let doc = TabularCompactJson { format: FORMAT_NAME.into(), version: FORMAT_VERSION, spec: c.model.spec.clone(), storage, report: c.report.clone() };
-    let weights = dir.join(COMPACT_WEIGHTS);
-    let meta: HashMap<String, String> = [("format".to_string(), FORMAT_NAME.to_string())].into();
-    let weights_bytes = write_safetensors(&weights, &tensors, Some(meta))?;
-    let json = dir.join(COMPACT_JSON);
-    let text = serde_json::to_string_pretty(&doc).map_err(|e| CompactError::Serialize { path: json.clone(), reason: e.to_string() })?;
-    write_atomic(&json, text.as_bytes())?;
-    Ok(ExportedFiles { weights, json, weights_bytes })
+    crate::export::write_family_files(dir, &tensors, HashMap::from([("format".to_string(), FORMAT_NAME.to_string())]), &doc)
 }
 
 /// Reads `compact.json` + `compact.safetensors` back into a runnable network with the recorded
 /// storage; every tensor's shape is checked against the spec.
 pub fn load(dir: &Path) -> Result<(TabularCompactJson, TabularNet)> {
-    let (json_path, weights_path) = (dir.join(COMPACT_JSON), dir.join(COMPACT_WEIGHTS));
-    if !json_path.is_file() || !weights_path.is_file() {
-        return Err(CompactError::NoModel { dir: dir.to_owned(), expected: format!("{COMPACT_JSON} and {COMPACT_WEIGHTS} (run `dtprune compact` first)") });
-    }
-    let text = std::fs::read_to_string(&json_path).map_err(|e| CompactError::io(&json_path, e))?;
-    let doc: TabularCompactJson = serde_json::from_str(&text).map_err(|source| CompactError::GraphJson { path: json_path.clone(), source })?;
-    let bad = |reason: String| CompactError::InFile { path: json_path.clone(), source: Box::new(CompactError::Input(reason)) };
-    if doc.format != FORMAT_NAME || doc.version != FORMAT_VERSION {
-        return Err(bad(format!("format {} version {} is not {FORMAT_NAME} version {FORMAT_VERSION}", doc.format, doc.version)));
-    }
-    if let Some((name, s)) = doc.storage.iter().find(|(_, s)| *s != "dense" && *s != "csr") {
-        return Err(bad(format!("storage `{s}` of `{name}` is neither dense nor csr")));
-    }
+    let (doc, json_path, weights_path) = crate::export::read_family_json::<TabularCompactJson>(dir, FORMAT_NAME, FORMAT_VERSION)?;
+    let bad = |reason: String| crate::export::in_file(&json_path, reason);
+    crate::export::check_storage(&doc.storage, &json_path)?;
     let s = &doc.spec;
     if s.concat_width() == 0 || s.classes == 0 || s.hidden.contains(&0) || s.tables.iter().any(|t| t.rows == 0) || s.tables.iter().enumerate().any(|(i, t)| t.column != i) {
         return Err(bad("the spec has an empty layer, an empty table, no input feature or a table out of column order".into()));

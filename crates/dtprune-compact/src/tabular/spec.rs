@@ -84,13 +84,8 @@ impl TabularSpec {
     }
 
     pub fn from_json_str(text: &str, path: &Path) -> Result<TabularSpec> {
-        let g: GraphFile = serde_json::from_str(text).map_err(|e| CompactError::GraphJson { path: path.to_owned(), source: e })?;
-        let bad = |index: usize, reason: String| CompactError::InvalidGraph {
-            index,
-            id: g.nodes.get(index).map(|n| n.id.clone()).unwrap_or_default(),
-            op: g.nodes.get(index).map(|n| n.op.clone()).unwrap_or_default(),
-            reason: format!("{} ({}): {reason}", path.display(), g.model),
-        };
+        let g = GraphFile::parse(text, path)?;
+        let bad = |index: usize, reason: String| g.invalid(path, index, reason);
         let count = |i: usize, key: &str| -> Result<usize> {
             let v = g.nodes[i].attrs.get(key).and_then(|v| v.as_u64()).ok_or_else(|| bad(i, format!("needs an integer `{key}`")))?;
             // Sizes beyond 2³¹ are no real table and could overflow the sums below.

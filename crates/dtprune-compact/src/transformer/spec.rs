@@ -87,13 +87,8 @@ impl TransformerSpec {
     }
 
     pub fn from_json_str(text: &str, path: &Path) -> Result<TransformerSpec> {
-        let g: GraphFile = serde_json::from_str(text).map_err(|e| CompactError::GraphJson { path: path.to_owned(), source: e })?;
-        let bad = |index: usize, reason: String| CompactError::InvalidGraph {
-            index,
-            id: g.nodes.get(index).map(|n| n.id.clone()).unwrap_or_default(),
-            op: g.nodes.get(index).map(|n| n.op.clone()).unwrap_or_default(),
-            reason: format!("{} ({}): {reason}", path.display(), g.model),
-        };
+        let g = GraphFile::parse(text, path)?;
+        let bad = |index: usize, reason: String| g.invalid(path, index, reason);
         let index: BTreeMap<&str, usize> = g.nodes.iter().enumerate().map(|(i, n)| (n.id.as_str(), i)).collect();
         let size = |id: &str, key: &str| -> Result<usize> {
             let &i = index.get(id).ok_or_else(|| bad(g.nodes.len().saturating_sub(1), format!("has no node `{id}`")))?;
