@@ -15,12 +15,10 @@ Usage: recurrent_forward.py RUN_DIR [--tol 1e-4]
 Exits 1 on any logit beyond tol * max(1, |logit|) or any argmax difference, 2 on unreadable input.
 """
 import argparse
-import json
-import os
 import sys
 
 import numpy as np
-from safetensors.numpy import load_file
+from forward_check import check_onnx, compare, load_run
 
 
 def sigmoid(x):
@@ -56,48 +54,14 @@ def numpy_forward(weights, doc, frames, lengths):
     return last @ weights[f"{fc}.weight"].astype(np.float64).T + weights[f"{fc}.bias"]
 
 
-def compare(label, got, want, tol):
-    diff = np.abs(got - want)
-    agree = bool((got.argmax(1) == want.argmax(1)).all())
-    ok = agree and bool((diff <= tol * np.maximum(1.0, np.abs(want))).all())
-    print(f"{label}: {len(want)} sequences, max abs diff {diff.max():.3e}, argmax agree: {agree}")
-    return ok
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
     ap.add_argument("--tol", type=float, default=1e-4)
     a = ap.parse_args()
-    try:
-        doc = json.load(open(os.path.join(a.run, "compact.json")))
-        weights = load_file(os.path.join(a.run, "compact.safetensors"))
-        ref = load_file(os.path.join(a.run, "reference.safetensors"))
-    except Exception as e:  # noqa: BLE001 - any unreadable input is exit 2
-        print(f"{a.run}: {e}", file=sys.stderr)
-        return 2
-    if doc.get("format") != "dtprune-compact-recurrent":
-        print(f"{a.run}/compact.json is not a recurrent compact model", file=sys.stderr)
-        return 2
-    ok = compare(f"numpy {np.__version__} {doc['cell']}", numpy_forward(weights, doc, ref["frames"], ref["lengths"]), ref["logits"], a.tol)
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        ort = None
-    for onnx_file, want in [("model.onnx", "dense_full_logits"), ("compact.onnx", "full_logits")]:
-        path = os.path.join(a.run, onnx_file)
-        if ort is None or not os.path.isfile(path):
-            print(f"{onnx_file}: not checked (no onnxruntime or no file)")
-            continue
-        try:
-            import onnx  # optional: the official validator
-            onnx.checker.check_model(onnx.load(path), full_check=True)
-            print(f"onnx.checker {onnx.__version__} {onnx_file}: ok")
-        except ImportError:
-            pass
-        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-        got = sess.run(None, {sess.get_inputs()[0].name: ref["frames"]})[0]
-        ok &= compare(f"onnxruntime {ort.__version__} {onnx_file}", got, ref[want], a.tol)
+    doc, weights, ref = load_run(a.run, "dtprune-compact-recurrent")
+    ok = compare(f"numpy {np.__version__} {doc['cell']}", numpy_forward(weights, doc, ref["frames"], ref["lengths"]), ref["logits"], a.tol, "sequences")
+    ok &= check_onnx(a.run, ref, ("dense_full_logits", "full_logits"), lambda sess: {sess.get_inputs()[0].name: ref["frames"]}, a.tol, "sequences")
     return 0 if ok else 1
 
 
