@@ -560,8 +560,8 @@ fn train(a: TrainArgs) -> Result<()> {
     let run = dtprune_report::Run::load(&out)?;
     dtprune_report::write_run_metrics_csv(&out)?;
     dtprune_report::write_run_plots(&run, &out.join("plots"))?;
-    // Models with ops compaction does not read yet (embeddings, attention) keep the masked
-    // model only.
+    // A user's own model with ops compaction does not read (an embedding or attention outside
+    // the model families it knows) keeps the masked model only.
     let lacking = dtprune_train::model_graph::unsupported_ops(&out.join("graph.json"));
     let compact_report = if a.no_compact || !lacking.is_empty() { None } else { Some(compact(&out, None)?) };
 

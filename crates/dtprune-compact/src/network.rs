@@ -526,6 +526,11 @@ mod tests {
             vec![40.5, 40.5]
         );
         assert!(net.forward(&[1.], 1).is_err());
+        // Two samples [1, -1] and [2, 0] given batch-innermost: features [[1, 2], [-1, 0]].
+        // Second: h = relu([2, 6 + 1]) = [2, 7]; y = 2 + 70 + 0.5.
+        assert_eq!(net.forward_batch_innermost(vec![1., 2., -1., 0.], 2).unwrap(), vec![40.5, 72.5]);
+        assert_eq!(net.forward(&[1., -1., 2., 0.], 2).unwrap(), vec![40.5, 72.5]);
+        assert!(net.forward_batch_innermost(vec![1., 2., 3.], 2).is_err());
     }
 
     /// Grouped, strided, padded convolution against the textbook loop over PyTorch's layout.
