@@ -201,21 +201,7 @@ pub fn bench(dense: &Network, compact: &Network, opts: &BenchOptions) -> Result<
             compact_activation_bytes: compact.peak_activation_bytes(n),
         });
     }
-    Ok(BenchReport {
-        rows,
-        dense_param_bytes: dense.param_bytes(),
-        compact_param_bytes: compact.param_bytes(),
-        dense_file_bytes: None,
-        compact_file_bytes: None,
-        threads: rayon::current_num_threads(),
-        kernels: crate::simd::level().name(),
-        max_abs_logit_diff: max_diff,
-        argmax_agree: agree,
-        layers,
-        layers_batch,
-        onnxruntime: None,
-        int8: None,
-    })
+    Ok(BenchReport { layers, layers_batch, ..BenchReport::measured(rows, (dense.param_bytes(), compact.param_bytes()), max_diff, agree) })
 }
 
 /// A model family's runnable network as `dtprune bench` times it (the recurrent, Transformer
@@ -251,21 +237,7 @@ pub fn bench_nets<N: BenchNet>(dense: &N, compact: &N, opts: &BenchOptions) -> R
         let c = time_fn(|_, n| compact.logits(&batch, n), &[], n, opts)?;
         rows.push(BenchRow { batch: n, speedup: d.median_s / c.median_s, dense: d, compact: c, dense_activation_bytes: dense.activation_bytes(n), compact_activation_bytes: compact.activation_bytes(n) });
     }
-    Ok(BenchReport {
-        rows,
-        dense_param_bytes: dense.stored_bytes(),
-        compact_param_bytes: compact.stored_bytes(),
-        dense_file_bytes: None,
-        compact_file_bytes: None,
-        threads: rayon::current_num_threads(),
-        kernels: crate::simd::level().name(),
-        max_abs_logit_diff: max_diff,
-        argmax_agree: agree,
-        layers: Vec::new(),
-        layers_batch: 0,
-        onnxruntime: None,
-        int8: None,
-    })
+    Ok(BenchReport::measured(rows, (dense.stored_bytes(), compact.stored_bytes()), max_diff, agree))
 }
 
 /// `dtprune bench --run DIR`: dense = `model.safetensors`, compact = the exported
@@ -363,6 +335,27 @@ impl std::fmt::Display for BenchReport {
 }
 
 impl BenchReport {
+    /// The report of a timing loop on this machine's threads and kernels: its rows, the two
+    /// models' parameter bytes and how their logits compared; no per-op table, files,
+    /// onnxruntime or int8 figures yet (the callers add what they measure).
+    pub fn measured(rows: Vec<BenchRow>, (dense_param_bytes, compact_param_bytes): (usize, usize), max_abs_logit_diff: f32, argmax_agree: bool) -> BenchReport {
+        BenchReport {
+            rows,
+            dense_param_bytes,
+            compact_param_bytes,
+            dense_file_bytes: None,
+            compact_file_bytes: None,
+            threads: rayon::current_num_threads(),
+            kernels: crate::simd::level().name(),
+            max_abs_logit_diff,
+            argmax_agree,
+            layers: Vec::new(),
+            layers_batch: 0,
+            onnxruntime: None,
+            int8: None,
+        }
+    }
+
     /// dtprune dense vs compact only (no onnxruntime baseline).
     fn fmt_own_table(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(

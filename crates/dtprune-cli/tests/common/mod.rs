@@ -224,3 +224,15 @@ pub fn python_with_numpy(test: &str) -> Option<String> {
     eprintln!("SKIPPED {test}: `{py}` lacks numpy/safetensors (set DTPRUNE_PYTHON to an interpreter that has them)");
     None
 }
+
+/// `export --compact` of `run` with its `compact.safetensors` cut in half: the error names the
+/// file and nothing is written. Leaves the file damaged (call it last).
+pub fn truncated_compact_is_refused(run: &Path) {
+    let mut weights = std::fs::read(run.join("compact.safetensors")).unwrap();
+    weights.truncate(weights.len() / 2);
+    std::fs::write(run.join("compact.safetensors"), weights).unwrap();
+    let x = run.join("x.onnx");
+    let e = run_fail(&["export", "--run", run.to_str().unwrap(), "--compact", "-o", x.to_str().unwrap()]);
+    assert!(e.contains("compact.safetensors"), "{e}");
+    assert!(!x.exists());
+}
