@@ -114,7 +114,7 @@ fn layer_times(net: &Network, x: &[f32], n: usize, o: &BenchOptions) -> Result<V
         .ops
         .iter()
         .enumerate()
-        .map(|(i, op)| if net.fused_into_previous(i, n) { format!("{} (computed with the conv before)", op.label()) } else { op.label() })
+        .map(|(i, op)| if net.fused_into_previous(i, n) { format!("{} (computed with the op before)", op.label()) } else { op.label() })
         .chain(["layout changes (input, output)".to_string()]);
     Ok(labels
         .zip(samples)

@@ -35,6 +35,7 @@
 //! ```
 
 pub mod bench;
+mod block_mlp;
 pub mod bench_int8;
 pub mod compact;
 pub mod conv_pool;

@@ -4,6 +4,7 @@
 //! [`Weights`] of each layer (and in the layer sizes after structure removal), so timing one
 //! against the other measures exactly what compaction buys.
 
+use crate::block_mlp::MlpPlan;
 use crate::conv_pool::{conv_max_pool, fusable, PoolWindow};
 use crate::dense::{conv_dense, ConvGeom, DenseMat};
 use crate::error::{CompactError, Result};
@@ -279,6 +280,14 @@ impl Network {
 
     fn run(&self, x: &[f32], n: usize, observe: Option<&mut dyn FnMut(usize, std::time::Duration)>) -> Result<Vec<f32>> {
         self.check_input_len(x.len(), n)?;
+        match self.block_plan(n) {
+            Some(plan) => Ok(plan.forward(x, n, observe)),
+            None => self.run_op_by_op(x, n, observe),
+        }
+    }
+
+    /// Every op over the whole batch in turn, batch-innermost in between.
+    pub(crate) fn run_op_by_op(&self, x: &[f32], n: usize, observe: Option<&mut dyn FnMut(usize, std::time::Duration)>) -> Result<Vec<f32>> {
         // Sample-major [N, C·H·W] -> batch-innermost [C·H·W, N] = [C, H, W, N].
         let started = observe.is_some().then(std::time::Instant::now);
         let input = transpose(x, n, self.input.numel());
@@ -369,10 +378,18 @@ impl Network {
         self.sole_pool_after(i, readers).filter(|&w| fusable(conv, w, n))
     }
 
-    /// Whether op `i` is a pooling that the convolution before it computes at batch `n` (its
-    /// time then counts in the convolution's; the per-op table says so).
+    /// Whether op `i` is computed by the op before it at batch `n`: a pooling by its
+    /// convolution, or a ReLU by its linear layer in the block-by-block MLP pass (its time then
+    /// counts in that op's; the per-op table says so).
     pub fn fused_into_previous(&self, i: usize, n: usize) -> bool {
-        i > 0 && self.pool_fused_after(i - 1, n, &self.readers()).is_some()
+        let pooled = i > 0 && self.pool_fused_after(i - 1, n, &self.readers()).is_some();
+        pooled || self.block_plan(n).is_some_and(|plan| plan.fuses(i))
+    }
+
+    /// The block-by-block pass ([`crate::block_mlp`]) when it applies: a pruned MLP at a batch
+    /// of at least [`crate::block_mlp::MIN_BATCH`].
+    fn block_plan(&self, n: usize) -> Option<MlpPlan<'_>> {
+        (n >= crate::block_mlp::MIN_BATCH).then(|| MlpPlan::of(self)).flatten()
     }
 
     /// Forward pass from u8 pixels through the graph's preprocessing.

@@ -1,14 +1,16 @@
 //! Every copy of the kernels against a plain reference. The copy is fixed per process (chosen
 //! once from the CPU, capped by `DTPRUNE_SIMD`), so the driver test re-runs this test binary's
 //! worker test once per level the CPU has, with `DTPRUNE_SIMD` set; the worker compares the f32
-//! CSR, sparse-convolution, dense and fused convolution + pooling kernels, the int8 row
+//! CSR, sparse-convolution, dense and fused convolution + pooling kernels, the block-by-block
+//! MLP pass, the int8 row
 //! kernel and the recurrent step kernels with naive loops.
 
 use std::process::Command;
 
 use dtprune_compact::conv_pool::{conv_max_pool, PoolWindow};
 use dtprune_compact::dense::{ConvGeom, DenseMat};
-use dtprune_compact::network::{ConvOp, ConvWeights};
+use dtprune_compact::network::{ConvOp, ConvWeights, LinearOp, Network, Op, Weights};
+use dtprune_compact::Shape;
 use dtprune_compact::quant::kernels::{qrow, qrow_ref, QRows};
 use dtprune_compact::recurrent::cell::{gru_step, lstm_step};
 use dtprune_compact::simd::{detected_level, level, SimdLevel};
@@ -102,6 +104,33 @@ fn worker_kernels_match_naive_loops() {
         let op = ConvOp { name: "c".into(), geom: g, groups: 1, weight, bias: vec![0.25; g.cout] };
         let got = conv_max_pool(&op, PoolWindow { kernel: [2, 2], stride: [2, 2] }, &x, n);
         close(&got, &want, if sparse { "fused sparse conv + pool" } else { "fused dense conv + pool" });
+    }
+    // A pruned MLP at batches of 16 and more runs block by block (block_mlp.rs): the tile
+    // transpose of its input (features 0..29 read, 45 features: a partial tile) and the fused
+    // bias + ReLU row kernels, CSR and dense.
+    let (f, h, o) = (45usize, 21usize, 4usize);
+    let w1 = DenseMat::new(h, f, (0..h * f).map(|i| if i % 4 == 0 && i % f < 29 { val(i, 23) } else { 0.0 }).collect());
+    let w2 = DenseMat::new(o, h, (0..o * h).map(|i| val(i, 19)).collect());
+    let (b1, b2): (Vec<f32>, Vec<f32>) = ((0..h).map(|i| val(i, 7)).collect(), (0..o).map(|i| val(i, 5)).collect());
+    let net = Network::chain(
+        Shape::Features(f),
+        None,
+        vec![
+            Op::Linear(LinearOp { name: "a".into(), weight: Weights::Csr(Csr::from_dense(&w1)), bias: b1.clone() }),
+            Op::Relu,
+            Op::Linear(LinearOp { name: "b".into(), weight: Weights::Dense(w2.clone()), bias: b2.clone() }),
+        ],
+    );
+    for &n in &[16usize, 33, 70] {
+        let x: Vec<f32> = (0..n * f).map(|i| val(i, 37)).collect();
+        let want: Vec<f32> = x
+            .chunks(f)
+            .flat_map(|s| {
+                let hid: Vec<f32> = (0..h).map(|r| (b1[r] + (0..f).map(|k| w1.data[r * f + k] * s[k]).sum::<f32>()).max(0.0)).collect();
+                (0..o).map(|r| b2[r] + (0..h).map(|k| w2.data[r * h + k] * hid[k]).sum::<f32>()).collect::<Vec<_>>()
+            })
+            .collect();
+        close(&net.forward(&x, n).unwrap(), &want, "block-by-block MLP");
     }
     // int8: bit for bit.
     let q = QRows::new((0..6).map(|r| (0..40u32).filter(|&k| (k as usize + r) % 3 == 0).map(|k| (k, (((k as usize * 37 + r) % 255) as i32 - 127) as i8)).collect::<Vec<_>>()));
