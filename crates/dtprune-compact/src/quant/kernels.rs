@@ -315,7 +315,7 @@ mod tests {
                 .map(|r| {
                     let mut c: Vec<u32> = (0..cols as u32).filter(|_| rnd(3) == 0).collect();
                     c.truncate(r * 3 + 1);
-                    c.into_iter().map(|k| (k, if rnd(5) == 0 { -127 } else { rnd(255) as i8 - 127 })).collect()
+                    c.into_iter().map(|k| (k, if rnd(5) == 0 { -127 } else { (rnd(255) as i32 - 127) as i8 })).collect()
                 })
                 .collect();
             let q = QRows::new(rows);
