@@ -281,6 +281,9 @@ fn human_bytes(b: f64) -> String {
     }
 }
 
+/// Per-op compact times at or below this (one nanosecond) are ops with no work of their own.
+const NO_TIME_OF_ITS_OWN_MS: f64 = 1e-6;
+
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.onnxruntime {
@@ -321,14 +324,10 @@ impl std::fmt::Display for BenchReport {
         }
         write!(f, "per op at batch {} (median ms):", self.layers_batch)?;
         for l in &self.layers {
-            write!(
-                f,
-                "\n  {:<32} {:>9.4} {:>9.4} {:>7.2}x",
-                l.label,
-                l.dense_ms,
-                l.compact_ms,
-                l.dense_ms / l.compact_ms.max(1e-9)
-            )?;
+            // An op computed inside the one before it (a fused ReLU, a flatten that only
+            // renames the layout) has no time of its own: no ratio, rather than one over ~0.
+            let ratio = if l.compact_ms > NO_TIME_OF_ITS_OWN_MS { format!("{:>7.2}x", l.dense_ms / l.compact_ms) } else { format!("{:>8}", "—") };
+            write!(f, "\n  {:<32} {:>9.4} {:>9.4} {ratio}", l.label, l.dense_ms, l.compact_ms)?;
         }
         Ok(())
     }
@@ -422,5 +421,24 @@ impl BenchReport {
             )?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn per_op_table_gives_fused_ops_no_ratio() {
+        let mut report = BenchReport::measured(Vec::new(), (100, 10), 0.0, true);
+        report.layers_batch = 8;
+        report.layers = vec![
+            LayerTiming { label: "fc1 (linear, csr)".into(), dense_ms: 0.5, compact_ms: 0.25 },
+            LayerTiming { label: "relu (computed with the op before)".into(), dense_ms: 0.07, compact_ms: 0.0 },
+        ];
+        let text = report.to_string();
+        let line = |name: &str| text.lines().find(|l| l.contains(name)).unwrap_or_else(|| panic!("no {name} line in:\n{text}")).to_string();
+        assert!(line("fc1").ends_with("   2.00x"), "{text}");
+        assert!(line("relu").ends_with("       —"), "{text}");
     }
 }
